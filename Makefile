@@ -1,0 +1,54 @@
+# Two entry points for a new machine: `make demo` and `make test`. Both create (or reuse)
+# the pinned virtual environment in .venv and a project-local dbt profile in .dbt/.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RAW ?= data/raw
+DEMO_USERS ?= 1500
+DEMO_DAYS ?= 30
+SEED ?= 42
+
+export DBT_PROFILES_DIR := $(CURDIR)/.dbt
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test test-suite lint venv profile clean
+
+## make demo: sample data -> dbt build on DuckDB -> dbt docs; prints headline numbers.
+demo: venv profile
+	$(BIN)/lpa generate --out $(RAW) --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(SEED)
+	$(BIN)/dbt build --target duckdb --vars '{raw_data_path: $(RAW)}'
+	$(BIN)/dbt docs generate --target duckdb --vars '{raw_data_path: $(RAW)}'
+	$(BIN)/python -m llm_product_analytics.summary --duckdb data/warehouse.duckdb
+
+## make test: lint + the whole pytest suite (dbt on DuckDB and PostgreSQL). Starts a throwaway
+## PostgreSQL cluster unless PGHOST/PGPORT point at one; with CI=true PostgreSQL is mandatory.
+test: venv profile
+	scripts/with_postgres.sh $(MAKE) --no-print-directory test-suite
+
+test-suite: lint
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check llm_product_analytics tests
+	$(BIN)/ruff format --check llm_product_analytics tests
+	LPA_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint models tests --processes 2
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+profile: .dbt/profiles.yml
+
+# Copied once; edit .dbt/profiles.yml freely afterwards (it is git-ignored).
+.dbt/profiles.yml:
+	mkdir -p .dbt
+	cp profiles.example.yml $@
+
+clean:
+	rm -rf target logs data/warehouse.duckdb

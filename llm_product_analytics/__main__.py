@@ -1,0 +1,3 @@
+from llm_product_analytics.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Headline numbers printed at the end of `make demo`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import duckdb
+
+
+def headline(duckdb_path: Path) -> list[str]:
+    con = duckdb.connect(str(duckdb_path))
+    try:
+        rows = con.sql(
+            "select source_table_id, source_rows, staged_rows, duplicate_rows, rejected_rows,"
+            " is_reconciled from marts.rpt_source_reconciliation order by source_table_id"
+        ).fetchall()
+    finally:
+        con.close()
+    reconciled = all(row[5] for row in rows)
+    lines = [
+        f"warehouse: {duckdb_path}  (schemas staging, marts)",
+        "docs:      target/index.html  (open it, or run `dbt docs serve`)",
+        f"{'source table':<28}{'raw':>9}{'staged':>9}{'dupes':>8}{'rejected':>10}",
+    ]
+    lines += [f"{r[0]:<28}{r[1]:>9}{r[2]:>9}{r[3]:>8}{r[4]:>10}" for r in rows]
+    lines.append(
+        "every raw row accounted for (raw = staged + duplicates + rejected)"
+        if reconciled
+        else "RECONCILIATION FAILED: see marts.rpt_source_reconciliation"
+    )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duckdb", default="data/warehouse.duckdb", type=Path)
+    args = parser.parse_args()
+    print("\n".join(headline(args.duckdb)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Run the dbt project from tests, on DuckDB or PostgreSQL, and read its tables back.
+
+dbt runs as a subprocess (one clean process per build, like a user's CLI call), with its own
+target/log folders per warehouse so DuckDB and PostgreSQL runs never share parse state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import psycopg2
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def make_profiles_dir(where: Path) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "profiles.example.yml", where / "profiles.yml")
+    return where
+
+
+def run_dbt(
+    args: list[str],
+    *,
+    target: str,
+    raw_path: Path,
+    work_dir: Path,
+    duckdb_path: Path | None = None,
+    pg_params: dict[str, str] | None = None,
+    extra_vars: dict | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """`dbt <args> --target <target>` against the raw files in raw_path."""
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(make_profiles_dir(work_dir / "profiles")),
+        "DO_NOT_TRACK": "1",
+        "LPA_DUCKDB_PATH": str(duckdb_path or work_dir / "warehouse.duckdb"),
+    }
+    if pg_params:
+        env.update(
+            PGHOST=pg_params["host"],
+            PGPORT=str(pg_params["port"]),
+            PGUSER=pg_params["user"],
+            PGPASSWORD=pg_params.get("password", ""),
+            PGDATABASE=pg_params["dbname"],
+        )
+    dbt_vars = {"raw_data_path": str(raw_path), **(extra_vars or {})}
+    cmd = [
+        str(BIN / "dbt"),
+        *args,
+        "--target",
+        target,
+        "--vars",
+        json.dumps(dbt_vars),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+    ]
+    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-6000:]}"
+            f"\n{result.stderr[-2000:]}"
+        )
+    return result
+
+
+# ---------------------------------------------------------------- reading tables back
+
+
+def duckdb_tables(path: Path, schema: str) -> list[str]:
+    con = duckdb.connect(str(path))
+    try:
+        rows = con.execute(
+            "select table_name from information_schema.tables where table_schema = ?"
+            " order by table_name",
+            [schema],
+        ).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+def query_duckdb(path: Path, sql: str) -> list[dict]:
+    con = duckdb.connect(str(path))
+    try:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        types = [str(d[1]) for d in cur.description]
+        rows = cur.fetchall()
+    finally:
+        con.close()
+    json_columns = {n for n, t in zip(names, types, strict=True) if t.upper() == "JSON"}
+    return [
+        {
+            n: (json.loads(v) if n in json_columns and v is not None else v)
+            for n, v in zip(names, row, strict=True)
+        }
+        for row in rows
+    ]
+
+
+def query_postgres(params: dict[str, str], sql: str) -> list[dict]:
+    conn = psycopg2.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+# ---------------------------------------------------------------- comparing adapters
+
+# Differs between warehouses by design (file mtime on DuckDB, load time on PostgreSQL).
+ADAPTER_SPECIFIC_COLUMNS = {"loaded_at"}
+# JSON rendered as text by each engine's own serialiser: compare parsed.
+JSON_TEXT_COLUMNS = {"raw_record", "rejected_record", "properties"}
+
+
+def normalise(column: str, value: object) -> object:
+    if value is None:
+        return None
+    if column in JSON_TEXT_COLUMNS and isinstance(value, str):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, decimal.Decimal):
+        return round(float(value), 9)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    return value
+
+
+def comparable_rows(rows: list[dict]) -> list[tuple]:
+    out = []
+    for row in rows:
+        items = tuple(
+            (k, normalise(k, v))
+            for k, v in sorted(row.items())
+            if k not in ADAPTER_SPECIFIC_COLUMNS
+        )
+        out.append(items)
+    return sorted(out, key=repr)
