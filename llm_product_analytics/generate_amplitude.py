@@ -3,7 +3,12 @@
 Turns the true client actions and the Dify feedbacks (forwarded server-side as `Answer Rated`)
 into event rows with Amplitude's ids and clocks, then plants the delivery quirks: uuid
 re-deliveries (`#1` files), client retries (same `$insert_id`, new uuid), missing `$insert_id`,
-late uploads and clock-skewed devices. Everything stays numeric here; generate_write formats.
+late uploads and clock-skewed devices. Everything stays numeric here (times in microseconds);
+generate_output / generate_amplitude_sql format the lines.
+
+Clock columns: t = true time, cet = client_event_time (device clock), cut =
+client_upload_time, srt = server_received_time, sut = server_upload_time, pt = processed_time,
+et = event_time, uct = user_creation_time.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ NON_ACTIVITY_KINDS = (START_SESSION, IDENTIFY, GROUP_IDENTIFY)
 @dataclass
 class Amplitude:
     events: pd.DataFrame  # one row per true event (the deduplicated truth)
-    lines: pd.DataFrame  # one row per delivered line, sorted by file and upload time
+    lines: pd.DataFrame  # one row per delivered line; file_id + line_no give its position
     files: pd.DataFrame  # file_id, date, hour, part, name, n_lines
     merges: pd.DataFrame  # merged-id rows
     t_file: int  # file_id written with the `T` timestamp separator
@@ -138,6 +143,9 @@ def _clocks(rng, plan: Plan, world: World, ev: pd.DataFrame) -> None:
 
 
 def _server_side_times(rng, ev: pd.DataFrame, upload: np.ndarray, client_upload: np.ndarray):
+    """Receive, upload and processing stamps after the (true) upload; event_time as Amplitude
+    derives it: client_event_time + (server_received_time - client_upload_time) when that
+    skew is at least 60 s, else client_event_time."""
     n = len(ev)
     received = upload + _ms(rng, 0.04, 0.4, n)
     ev["cut"] = client_upload

@@ -28,6 +28,9 @@ N_BAD = 2  # bad rows per class
 
 @dataclass
 class Dify:
+    """Numeric frames of the six big tables (ids are row keys for the `uid` macro; column
+    `bad` > 0 marks a planted bad row), the planted bad-row counts and fixed timestamps."""
+
     tables: dict[str, pd.DataFrame]
     bad: dict[str, dict[str, int]]
     times: dict[str, int]
@@ -61,6 +64,7 @@ def build_dify(rng: np.random.Generator, world: World, beh: Behaviour, bad_rows:
 
 
 def _fixed_times(world: World) -> dict[str, int]:
+    """Console objects predate the window; workflow v2 is published in the middle of it."""
     s = world.start_us
     half = world.start_us + (world.days // 2) * DAY
     return {
@@ -99,6 +103,7 @@ def _end_users(rng, world: World, beh: Behaviour):
 
 
 def _conversations_and_messages(rng, world: World, beh: Behaviour, eu_of, times):
+    """Service-API chats of the simulated users, then the console's debugger chats."""
     conv = beh.conversations
     msgs = beh.messages
     m = len(msgs)
@@ -205,15 +210,15 @@ def _debugger_chats(rng, world: World, conv0: int, msg0: int, times):
 
 
 def _feedbacks(beh: Behaviour, msgs: pd.DataFrame, eu_of) -> pd.DataFrame:
+    """Current feedback state; a third of the dislikes and a seventh of the likes carry a
+    comment (FEEDBACK_CONTENT: three complaints, then one praise)."""
     fb = beh.feedbacks
     msg = fb["msg"].to_numpy()
     admin = fb["admin"].to_numpy()
     person = msgs["person"].to_numpy()[msg]
-    content = np.where(
-        fb["dislike"].to_numpy() & (np.arange(len(fb)) % 3 == 0),
-        np.arange(len(fb)) % 3,
-        np.where(~fb["dislike"].to_numpy() & (np.arange(len(fb)) % 7 == 0), 3, -1),
-    )
+    i = np.arange(len(fb))
+    dislike = fb["dislike"].to_numpy()
+    content = np.where(dislike & (i % 3 == 0), i // 3 % 3, np.where(~dislike & (i % 7 == 0), 3, -1))
     return pd.DataFrame(
         {
             "fb": np.arange(len(fb)),
@@ -232,6 +237,7 @@ def _feedbacks(beh: Behaviour, msgs: pd.DataFrame, eu_of) -> pd.DataFrame:
 
 
 def _runs(rng, world: World, beh: Behaviour, eu_of, times) -> pd.DataFrame:
+    """report-generator runs of the users (app-run), then a few debugging runs."""
     runs = beh.runs
     n = len(runs)
     start = runs["start"].to_numpy()

@@ -115,10 +115,10 @@ GRAPH = json.dumps(
 STATUS_NAMES = ("succeeded", "failed", "stopped", "running")
 
 
-def small_tables(world: World, uid, times: dict[str, int]) -> dict[str, list[dict]]:
+def small_tables(world: World, ids, times: dict[str, int]) -> dict[str, list[dict]]:
     """apps, app_model_configs and accounts: a handful of rows, built as Python dicts."""
-    tenant = uid("tenant", 0)
-    acc = [uid("account", i) for i in range(3)]
+    tenant = ids("tenant", 0)
+    acc = [ids("account", i) for i in range(3)]
     accounts = [
         {
             "id": acc[i],
@@ -167,34 +167,34 @@ def small_tables(world: World, uid, times: dict[str, int]) -> dict[str, list[dic
     apps = [
         {
             **app_common,
-            "id": uid("app", CHAT_APP),
+            "id": ids("app", CHAT_APP),
             "name": "support-assistant",
             "description": "Answers product questions from the docs",
             "mode": "chat",
             "icon": "\U0001f916",
             "icon_background": "#FFEAD5",
-            "app_model_config_id": uid("cfg", 1),
+            "app_model_config_id": ids("cfg", 1),
             "workflow_id": None,
             "updated_at": ts(times["config_v2"]),
         },
         {
             **app_common,
-            "id": uid("app", WORKFLOW_APP),
+            "id": ids("app", WORKFLOW_APP),
             "name": "report-generator",
             "description": "Builds a report from the chat result",
             "mode": "workflow",
             "icon": "\U0001f4c4",
             "icon_background": "#E0F2FE",
             "app_model_config_id": None,
-            "workflow_id": uid("wf", 2),
+            "workflow_id": ids("wf", 2),
             "updated_at": ts(times["workflow_v2"]),
         },
     ]
-    configs = [_config_row(uid, acc, times, v) for v in (0, 1)]
+    configs = [_config_row(ids, acc, times, v) for v in (0, 1)]
     return {"accounts": accounts, "apps": apps, "app_model_configs": configs}
 
 
-def _config_row(uid, acc, times, version: int) -> dict:
+def _config_row(ids, acc, times, version: int) -> dict:
     created = times["config_v1" if version == 0 else "config_v2"]
     model = {
         "provider": "langgenius/openai/openai",
@@ -203,8 +203,8 @@ def _config_row(uid, acc, times, version: int) -> dict:
         "completion_params": {"temperature": 0.2 if version == 0 else 0.7, "max_tokens": 800},
     }
     return {
-        "id": uid("cfg", version),
-        "app_id": uid("app", CHAT_APP),
+        "id": ids("cfg", version),
+        "app_id": ids("app", CHAT_APP),
         "provider": "langgenius/openai/openai",
         "model_id": "gpt-4o-mini",
         "configs": None,

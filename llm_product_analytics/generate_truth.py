@@ -149,32 +149,9 @@ def funnel(con, amp: Amplitude, dify: Dify, plan: Plan) -> dict:
 
 def experiments(world: World, beh: Behaviour, amp: Amplitude) -> dict:
     ev = amp.events
-    client = ev[ev["session_id"] > 0][["person", "session_id"]].drop_duplicates()
-    exports = ev[ev["kind"] == EXPORT][["person", "et"]]
     out = {}
     for e, (flag, _, _) in enumerate(EXPERIMENTS):
         info = beh.experiments[flag]
-        exp = ev[(ev["kind"] == EXPOSURE) & (ev["exp"] == e)]
-        first = exp.sort_values(["person", "et"]).groupby("person").first()[["et", "session_id"]]
-        first["variant"] = info["variant"][first.index.to_numpy()]
-        sess = client.merge(first[["session_id"]], left_on="person", right_index=True,
-                            suffixes=("", "_first"))  # fmt: skip
-        sess = sess[sess["session_id"] >= sess["session_id_first"]]
-        exp_after = exports.merge(first[["et"]], left_on="person", right_index=True,
-                                  suffixes=("", "_first"))  # fmt: skip
-        exp_after = exp_after[exp_after["et"] >= exp_after["et_first"]]
-        realized = {}
-        for v, name in enumerate(VARIANTS):
-            persons = first.index[first["variant"].to_numpy() == v]
-            n_sess = int(sess["person"].isin(persons).sum())
-            conv = exp_after[exp_after["person"].isin(persons)]
-            realized[name] = {
-                "exposed_persons": int(len(persons)),
-                "conversions": int(conv["person"].nunique()),
-                "sessions": n_sess,
-                "result_exported": int(len(conv)),
-                "result_exported_per_session": round(len(conv) / n_sess, 6) if n_sess else None,
-            }
         out[flag] = {
             "variants": list(VARIANTS),
             "assignment": "md5('<flag_key>:<user_id>') first 8 hex digits as int, mod 2 "
@@ -183,11 +160,38 @@ def experiments(world: World, beh: Behaviour, amp: Amplitude) -> dict:
             "planted_relative_lift": info["planted_relative_lift"],
             "metric": "result_exported per session",
             "definition": "exposed = identified persons with a $exposure event of the flag; "
-            "sessions = their client sessions from the first exposed session on; conversions = "
-            "exposed persons with a result_exported at or after their first exposure",
-            "realized": realized,
+            "sessions = their distinct session_ids >= the session_id of their first exposure; "
+            "result_exported = such events at or after the first exposure; conversions = "
+            "exposed persons with at least one of them",
+            "realized": _experiment_realized(ev, e, info["variant"]),
         }
     return out
+
+
+def _experiment_realized(ev: pd.DataFrame, e: int, variant_of_person: np.ndarray) -> dict:
+    exposures = ev[(ev["kind"] == EXPOSURE) & (ev["exp"] == e)]
+    first = exposures.sort_values(["person", "et"]).groupby("person").first()
+    first = first[["et", "session_id"]].add_suffix("_first")
+    sessions = ev[ev["session_id"] > 0][["person", "session_id"]].drop_duplicates()
+    sessions = sessions.merge(first, left_on="person", right_index=True)
+    sessions = sessions[sessions["session_id"] >= sessions["session_id_first"]]
+    exports = ev[ev["kind"] == EXPORT][["person", "et"]]
+    exports = exports.merge(first, left_on="person", right_index=True)
+    exports = exports[exports["et"] >= exports["et_first"]]
+    variant = variant_of_person[first.index.to_numpy()]
+    realized = {}
+    for v, name in enumerate(VARIANTS):
+        persons = first.index[variant == v]
+        n_sessions = int(sessions["person"].isin(persons).sum())
+        mine = exports[exports["person"].isin(persons)]
+        realized[name] = {
+            "exposed_persons": int(len(persons)),
+            "conversions": int(mine["person"].nunique()),
+            "sessions": n_sessions,
+            "result_exported": int(len(mine)),
+            "result_exported_per_session": round(len(mine) / n_sessions, 6) if n_sessions else None,
+        }
+    return realized
 
 
 def prompt_versions(dify: Dify, plan: Plan, uid) -> dict:

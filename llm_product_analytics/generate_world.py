@@ -198,11 +198,14 @@ def _devices(rng, plan: Plan, persons: pd.DataFrame, sessions: pd.DataFrame):
     device = _resolve_overlaps(device, s_person, t0)
     sessions["device"] = device
 
+    # what actually happened (a guest whose sessions all clashed never used A's device)
+    pairs = pd.DataFrame({"d": device, "p": s_person}).drop_duplicates()
+    users_per_device = pairs.groupby("d")["p"].size()
     shared = np.zeros(n_dev, dtype=bool)
-    users_per_device = (
-        pd.DataFrame({"d": device, "p": s_person}).drop_duplicates().groupby("d")["p"].size()
-    )
     shared[users_per_device.index[users_per_device.to_numpy() > 1].to_numpy()] = True
+    other = pairs[pairs["d"] != pairs["p"]]
+    second_device = np.full(n, -1)
+    second_device[other["p"].to_numpy()] = other["d"].to_numpy()
     skewed = rng.random(n_dev) < plan.skewed_device_share
     devices = pd.DataFrame(
         {

@@ -15,6 +15,15 @@ def headline(duckdb_path: Path) -> list[str]:
             "select source_table_id, source_rows, staged_rows, duplicate_rows, rejected_rows,"
             " is_reconciled from marts.rpt_source_reconciliation order by source_table_id"
         ).fetchall()
+        [(persons, identified, events)] = con.sql(
+            "select count(*), count(*) filter (where is_identified), sum(event_count)"
+            " from marts.dim_persons"
+        ).fetchall()
+        funnel = con.sql(
+            "select funnel_name, step_name, persons, conversion_from_start"
+            " from marts.rpt_funnel_conversion where breakdown_value = '(all)'"
+            " order by funnel_name, step_index"
+        ).fetchall()
     finally:
         con.close()
     reconciled = all(row[5] for row in rows)
@@ -29,6 +38,9 @@ def headline(duckdb_path: Path) -> list[str]:
         if reconciled
         else "RECONCILIATION FAILED: see marts.rpt_source_reconciliation"
     )
+    lines.append(f"{persons} persons ({identified} identified), {events} events (marts.fct_events)")
+    for name, step, n, rate in funnel:
+        lines.append(f"funnel {name}: {step:<22}{n:>7} persons  {rate:6.1%} of step 1")
     return lines
 
 

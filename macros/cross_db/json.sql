@@ -83,7 +83,7 @@
     create schema if not exists {{ target.schema }};
     create or replace function {{ target.schema }}.lpa_try_jsonb_object(raw_text text)
     returns jsonb
-    language plpgsql immutable parallel safe
+    language plpgsql immutable parallel restricted
     as $lpa$
     declare
         parsed jsonb;

@@ -86,3 +86,17 @@
 {% macro lpa_normalise_creator_role(text_expr) -%}
     replace({{ lpa_normalise_enum(text_expr) }}, 'end-user', 'end_user')
 {%- endmacro %}
+
+{#- Exact seconds (with fractions) from one timestamp to a later one. -#}
+{% macro lpa_seconds_between(start_expr, end_expr) -%}
+    {{ return(adapter.dispatch('lpa_seconds_between')(start_expr, end_expr)) }}
+{%- endmacro %}
+
+{#- Whole microseconds first: epoch() as a double carries rounding error at 1e-9. -#}
+{% macro default__lpa_seconds_between(start_expr, end_expr) -%}
+    ((epoch_us({{ end_expr }}) - epoch_us({{ start_expr }})) / 1000000.0)
+{%- endmacro %}
+
+{% macro postgres__lpa_seconds_between(start_expr, end_expr) -%}
+    extract(epoch from ({{ end_expr }} - {{ start_expr }}))
+{%- endmacro %}

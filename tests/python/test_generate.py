@@ -130,6 +130,13 @@ def _gz_lines(path: Path) -> list[str]:
     return [line for line in text.split("\n")[:-1] if line]
 
 
+def _json_or_none(line: str):
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
+
+
 def _bad_positions(truth: dict, source: str) -> set[tuple[str, int]]:
     return {(b["file"], b["line"]) for b in truth["bad_rows"] if b["source"] == source}
 
@@ -341,12 +348,7 @@ def test_counts_match_the_files(run, lines, records):
         line for p in sorted((out / "amplitude" / "merge_ids").iterdir()) for line in _gz_lines(p)
     ]
     assert counts["merge_id_lines"] == len(merge_lines)
-    parsed = []
-    for line in merge_lines:
-        try:
-            parsed.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    parsed = [m for m in map(_json_or_none, merge_lines) if m is not None]
     assert counts["merge_id_bad_rows"] == len(merge_lines) - len(parsed)
     assert all(list(m) == MERGE_KEYS and m["scope"] == 434735 for m in parsed)
 
@@ -365,7 +367,16 @@ def test_identities_and_merges(run, records):
         assert ("amplitude_id", str(rec["amplitude_id"])) in known
         if rec["user_id"] is not None:
             assert ("user_id", rec["user_id"]) in known
-    # anonymous events exist, and logged-in users also have anonymous history
+    # every merge maps a device's anonymous id onto an id that logged-in events carry
+    anonymous_ids = {r["amplitude_id"] for r in records if r["user_id"] is None}
+    user_ids = {r["amplitude_id"] for r in records if r["user_id"] is not None}
+    merge_lines = [
+        line for p in sorted((out / "amplitude" / "merge_ids").iterdir()) for line in _gz_lines(p)
+    ]
+    merges = [m for m in map(_json_or_none, merge_lines) if m is not None]
+    assert merges
+    assert all(m["amplitude_id"] in anonymous_ids for m in merges)
+    assert all(m["merged_amplitude_id"] in user_ids for m in merges)
     users = {r["user_id"] for r in records if r["user_id"]}
     assert any(r["user_id"] is None for r in records)
     assert truth["identified_persons"] >= len(users) > 0
@@ -429,7 +440,7 @@ def test_without_bad_rows_everything_parses(tmp_path):
     truth = generate(tmp_path, users=USERS, days=4, seed=5, bad_rows=False)
     assert truth["counts"]["amplitude_bad_rows"] == {}
     assert truth["counts"]["dify_bad_rows"] == {}
-    assert [b for b in truth["bad_rows"]] == []
+    assert truth["bad_rows"] == []
     for path in (tmp_path / "amplitude").rglob("*.json.gz"):
         for line in _gz_lines(path):
             json.loads(line)

@@ -7,12 +7,13 @@ import hashlib
 import uuid
 from pathlib import Path
 
-import identity_raw
 import pytest
-from conftest import create_database, drop_database
-from dbt_harness import comparable_rows, duckdb_tables, query_duckdb, query_postgres, run_dbt
 
 from llm_product_analytics.load import load
+
+import identity_raw
+from conftest import create_database, drop_database
+from dbt_harness import comparable_rows, duckdb_tables, query_duckdb, query_postgres, run_dbt
 
 
 def person(kind_and_key: str) -> str:

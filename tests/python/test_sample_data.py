@@ -10,11 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import create_database, drop_database
-from dbt_harness import comparable_rows, duckdb_tables, query_duckdb, query_postgres, run_dbt
 
 from llm_product_analytics.generate import generate
 from llm_product_analytics.load import load
+
+from conftest import create_database, drop_database
+from dbt_harness import comparable_rows, duckdb_tables, query_duckdb, query_postgres, run_dbt
 
 SAMPLE = {"users": 150, "days": 14, "seed": 7}
 
@@ -176,3 +177,28 @@ def test_shared_device_events_go_to_their_true_person(sample, sample_duckdb: Pat
     for row in truth:
         expected = hashlib.md5(f"user:{row['true_user_id']}".encode()).hexdigest()
         assert got[row["uuid"]] == expected, row["uuid"]
+
+
+@pytest.mark.parametrize("adapter", ["duckdb", "postgres"])
+def test_planted_funnel_is_recovered(adapter: str, sample, request) -> None:
+    """The default funnel (page_view -> query_submitted -> workflow_completed ->
+    result_exported, 24 h, this_order) reaches exactly the persons the generator's own
+    reference implementation counts on the true event log, and its step rates sit near the
+    planted per-attempt probabilities (persons retry, so the person-level rate is higher)."""
+    _, truth = sample
+    if adapter == "duckdb":
+        rows = query_duckdb(
+            request.getfixturevalue("sample_duckdb"),
+            "select * from marts.rpt_funnel_conversion where breakdown_value = '(all)'",
+        )
+    else:
+        rows = query_postgres(
+            request.getfixturevalue("sample_postgres"),
+            "select * from marts.rpt_funnel_conversion where breakdown_value = '(all)'",
+        )
+    rows.sort(key=lambda r: r["step_index"])
+    assert [r["step_name"] for r in rows] == truth["funnel"]["steps"]
+    assert [r["persons"] for r in rows] == truth["funnel"]["realized"]["persons_reaching"]
+    planted = truth["funnel"]["planted_step_probabilities"]
+    for row, p in zip(rows[1:], planted[1:], strict=True):
+        assert row["conversion_from_previous"] >= p - 0.15, row["step_name"]

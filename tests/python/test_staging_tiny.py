@@ -11,6 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from llm_product_analytics.load import load
+
 import tiny_raw
 from conftest import create_database, drop_database
 from dbt_harness import (
@@ -20,7 +23,6 @@ from dbt_harness import (
     query_postgres,
     run_dbt,
 )
-from llm_product_analytics.load import load
 
 IDENTIFY_TYPES = {"$identify", "$groupidentify"}
 
