@@ -13,48 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from llm_product_analytics.contract import DIFY_COLUMNS
 from llm_product_analytics.generate_amplitude_sql import sql_list as _sql_list
 from llm_product_analytics.generate_behaviour import ERROR, NORMAL, RUNNING
 from llm_product_analytics.generate_output import copy_csv, uid
 from llm_product_analytics.generate_output import pg_timestamp as ts
 from llm_product_analytics.generate_world import DAY, HOUR, US, World
-
-DIFY_COLUMNS = {
-    "apps": "id, tenant_id, name, description, mode, icon_type, icon, icon_background, "
-    "app_model_config_id, workflow_id, status, enable_site, enable_api, api_rpm, api_rph, "
-    "is_demo, is_public, is_universal, tracing, max_active_requests, created_by, created_at, "
-    "updated_by, updated_at, use_icon_as_answer_icon",
-    "app_model_configs": "id, app_id, provider, model_id, configs, opening_statement, "
-    "suggested_questions, suggested_questions_after_answer, speech_to_text, more_like_this, "
-    "model, user_input_form, pre_prompt, agent_mode, retriever_resource, prompt_type, "
-    "chat_prompt_config, completion_prompt_config, dataset_configs, external_data_tools, "
-    "file_upload, text_to_speech, sensitive_word_avoidance, dataset_query_variable, created_by, "
-    "created_at, updated_by, updated_at",
-    "accounts": "id, name, email, password, password_salt, avatar, interface_language, "
-    "interface_theme, timezone, last_login_at, last_login_ip, last_active_at, status, "
-    "initialized_at, created_at, updated_at",
-    "end_users": "id, tenant_id, app_id, type, external_user_id, name, is_anonymous, "
-    "session_id, created_at, updated_at",
-    "conversations": "id, app_id, app_model_config_id, model_provider, model_id, "
-    "override_model_configs, mode, name, summary, inputs, introduction, system_instruction, "
-    "system_instruction_tokens, status, invoke_from, from_source, from_end_user_id, "
-    "from_account_id, read_at, read_account_id, dialogue_count, created_at, updated_at, "
-    "is_deleted",
-    "messages": "id, app_id, model_provider, model_id, override_model_configs, conversation_id, "
-    "inputs, query, message, message_tokens, message_unit_price, message_price_unit, answer, "
-    "answer_tokens, answer_unit_price, answer_price_unit, parent_message_id, "
-    "provider_response_latency, total_price, currency, status, error, message_metadata, "
-    "invoke_from, from_source, from_end_user_id, from_account_id, created_at, updated_at, "
-    "agent_based, workflow_run_id, app_mode",
-    "message_feedbacks": "id, app_id, conversation_id, message_id, rating, content, from_source, "
-    "from_end_user_id, from_account_id, created_at, updated_at",
-    "workflow_runs": "id, tenant_id, app_id, workflow_id, type, triggered_from, version, graph, "
-    "inputs, status, outputs, error, elapsed_time, total_tokens, total_steps, created_by_role, "
-    "created_by, created_at, finished_at, exceptions_count",
-    "workflow_app_logs": "id, tenant_id, app_id, workflow_id, workflow_run_id, created_from, "
-    "created_by_role, created_by, created_at",
-}
-DIFY_COLUMNS = {t: [c.strip() for c in cols.split(",")] for t, cols in DIFY_COLUMNS.items()}
 
 CHAT_APP, WORKFLOW_APP = 0, 1
 PROMPT_VERSIONS = ("v1", "v2")
@@ -268,7 +232,7 @@ def table_sql(table: str, t: dict[str, int]) -> tuple[dict[str, str], str, str]:
     """(column -> SQL expression, FROM clause, ORDER BY) for one big Dify table."""
     sql = _TABLE_SQL[table](t)
     cols, src, order = sql
-    assert list(cols) == DIFY_COLUMNS[table], table
+    assert list(cols) == list(DIFY_COLUMNS[table]), table
     return cols, src, order
 
 
@@ -508,6 +472,6 @@ def write_dify(con, out_dir: Path, dify, world: World, seed: int) -> dict[str, i
         rows[table] = len(frame)
     small = small_tables(world, lambda kind, i: uid(seed, kind, i), dify.times)
     for table, table_rows in small.items():
-        write_small_csv(out_dir / "dify" / f"{table}.csv", DIFY_COLUMNS[table], table_rows)
+        write_small_csv(out_dir / "dify" / f"{table}.csv", list(DIFY_COLUMNS[table]), table_rows)
         rows[table] = len(table_rows)
     return {t: rows[t] for t in DIFY_COLUMNS}
