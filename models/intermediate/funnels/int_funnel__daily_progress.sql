@@ -49,7 +49,9 @@ final as (
         ranked.attempt_event_id,
         ranked.funnel_order,
         ranked.breakdown_value,
+        ranked.hold_value,
         ranked.step_count,
+        ranked.window_seconds,
         ranked.furthest_step,
         ranked.furthest_step < ranked.step_count
         and ranked.window_ends_at > data_end.data_ends_at as is_window_open,
