@@ -308,44 +308,36 @@ daily_revenue as (
 
 ),
 
+scopes as (
+
+    -- Each event counts in the 'all' scope and, for a Dify event, in its app's scope.
+    select true as is_all_apps
+    union all
+    select false as is_all_apps
+
+),
+
 scoped_events as (
 
     -- Every event in scope 'all'; a Dify event also in its app's scope.
     select
-        'all' as app_id,
-        person_id,
-        event_name,
-        event_date,
-        conversation_id,
-        message_id,
-        rating,
-        input_tokens,
-        output_tokens,
-        total_tokens,
-        cost,
-        latency_ms
+        case when scopes.is_all_apps then 'all' else events.app_id end as app_id,
+        events.person_id,
+        events.event_name,
+        events.event_date,
+        events.conversation_id,
+        events.message_id,
+        events.rating,
+        events.input_tokens,
+        events.output_tokens,
+        events.total_tokens,
+        events.cost,
+        events.latency_ms
 
     from events
 
-    union all
-
-    select
-        app_id,
-        person_id,
-        event_name,
-        event_date,
-        conversation_id,
-        message_id,
-        rating,
-        input_tokens,
-        output_tokens,
-        total_tokens,
-        cost,
-        latency_ms
-
-    from events
-
-    where app_id is not null
+    inner join scopes
+        on scopes.is_all_apps or events.app_id is not null
 
 ),
 
