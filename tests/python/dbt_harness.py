@@ -6,6 +6,7 @@ target/log folders per warehouse so DuckDB and PostgreSQL runs never share parse
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -13,10 +14,16 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import psycopg2
+
+from llm_product_analytics.load import load
+
+from conftest import create_database, drop_database
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -74,6 +81,35 @@ def run_dbt(
             f"\n{result.stderr[-2000:]}"
         )
     return result
+
+
+def build_duckdb(raw_path: Path, work_dir: Path, dbt_args: list[str] | None = None) -> Path:
+    """Build the project on a new DuckDB file over raw_path; returns the file."""
+    run_dbt(dbt_args or ["build"], target="duckdb", raw_path=raw_path, work_dir=work_dir)
+    return work_dir / "warehouse.duckdb"
+
+
+@contextlib.contextmanager
+def postgres_warehouse(
+    server: dict[str, str], raw_path: Path, work_dir: Path, dbt_args: list[str] | None = None
+) -> Iterator[dict[str, str]]:
+    """A fresh database on the test server: raw_path landed by `lpa load`, the project built
+    on it; yields its connection parameters and drops it afterwards."""
+    name = f"lpa_{work_dir.name}_{uuid.uuid4().hex[:8]}".lower()
+    create_database(server, name)
+    params = {**server, "dbname": name}
+    try:
+        load(raw_dir=raw_path, conn_params=params)
+        run_dbt(
+            dbt_args or ["build"],
+            target="postgres",
+            raw_path=raw_path,
+            work_dir=work_dir,
+            pg_params=params,
+        )
+        yield params
+    finally:
+        drop_database(server, name)
 
 
 # ---------------------------------------------------------------- reading tables back

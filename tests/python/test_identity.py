@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from pathlib import Path
 
 import pytest
 
-from llm_product_analytics.load import load
-
 import identity_raw
-from conftest import create_database, drop_database
-from dbt_harness import comparable_rows, duckdb_tables, query_duckdb, query_postgres, run_dbt
+from dbt_harness import (
+    build_duckdb,
+    comparable_rows,
+    duckdb_tables,
+    postgres_warehouse,
+    query_duckdb,
+    query_postgres,
+)
 
 
 def person(kind_and_key: str) -> str:
@@ -28,23 +31,15 @@ def identity_raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def identity_duckdb(identity_raw_dir: Path, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("identity_duckdb")
-    run_dbt(["build"], target="duckdb", raw_path=identity_raw_dir, work_dir=work)
-    return work / "warehouse.duckdb"
+    return build_duckdb(identity_raw_dir, tmp_path_factory.mktemp("identity_duckdb"))
 
 
 @pytest.fixture(scope="session")
 def identity_postgres(identity_raw_dir: Path, postgres_available: dict, tmp_path_factory):
-    name = f"lpa_identity_{uuid.uuid4().hex[:8]}"
-    create_database(postgres_available, name)
-    params = {**postgres_available, "dbname": name}
-    load(raw_dir=identity_raw_dir, conn_params=params)
-    work = tmp_path_factory.mktemp("identity_postgres")
-    run_dbt(
-        ["build"], target="postgres", raw_path=identity_raw_dir, work_dir=work, pg_params=params
-    )
-    yield params
-    drop_database(postgres_available, name)
+    with postgres_warehouse(
+        postgres_available, identity_raw_dir, tmp_path_factory.mktemp("identity_postgres")
+    ) as params:
+        yield params
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -9,18 +9,21 @@ import collections
 import datetime as dt
 import math
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
-import psycopg2
 import pytest
 
 from llm_product_analytics.generate import generate
-from llm_product_analytics.load import load
 
-from conftest import create_database, drop_database
-from dbt_harness import comparable_rows, query_duckdb, query_postgres, run_dbt
+from dbt_harness import (
+    build_duckdb,
+    comparable_rows,
+    postgres_warehouse,
+    query_duckdb,
+    query_postgres,
+    run_dbt,
+)
 
 SAMPLE = {"users": 400, "days": 40, "seed": 11}
 NON_ACTIVITY = {"session_started", "session_ended"}  # var non_activity_events
@@ -58,36 +61,18 @@ def retention_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
 
 @pytest.fixture(scope="session")
 def retention_duckdb(retention_sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    raw, _ = retention_sample
-    work = tmp_path_factory.mktemp("retention_duckdb")
-    run_dbt(BUILD, target="duckdb", raw_path=raw, work_dir=work)
-    return work / "warehouse.duckdb"
+    return build_duckdb(retention_sample[0], tmp_path_factory.mktemp("retention_duckdb"), BUILD)
 
 
 @pytest.fixture(scope="session")
 def retention_postgres(retention_sample, postgres_available: dict, tmp_path_factory):
-    raw, _ = retention_sample
-    name = f"lpa_retention_{uuid.uuid4().hex[:8]}"
-    create_database(postgres_available, name)
-    params = {**postgres_available, "dbname": name}
-    # At this size PostgreSQL plans parallel scans, and the PL/pgSQL helper
-    # lpa_try_jsonb_object (declared `parallel safe` but using an exception block) then fails
-    # with "cannot start subtransactions during a parallel operation". Until that macro is
-    # fixed, keep this test database serial.
-    _set_database(postgres_available, name, "max_parallel_workers_per_gather", "0")
-    load(raw_dir=raw, conn_params=params)
-    work = tmp_path_factory.mktemp("retention_postgres")
-    run_dbt(BUILD, target="postgres", raw_path=raw, work_dir=work, pg_params=params)
-    yield params
-    drop_database(postgres_available, name)
-
-
-def _set_database(params: dict, name: str, setting: str, value: str) -> None:
-    conn = psycopg2.connect(**params)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'alter database "{name}" set {setting} = {value}')
-    conn.close()
+    with postgres_warehouse(
+        postgres_available,
+        retention_sample[0],
+        tmp_path_factory.mktemp("retention_postgres"),
+        BUILD,
+    ) as params:
+        yield params
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -6,16 +6,20 @@ from __future__ import annotations
 import collections
 import csv
 import hashlib
-import uuid
 from pathlib import Path
 
 import pytest
 
 from llm_product_analytics.generate import generate
-from llm_product_analytics.load import load
 
-from conftest import create_database, drop_database
-from dbt_harness import comparable_rows, duckdb_tables, query_duckdb, query_postgres, run_dbt
+from dbt_harness import (
+    build_duckdb,
+    comparable_rows,
+    duckdb_tables,
+    postgres_warehouse,
+    query_duckdb,
+    query_postgres,
+)
 
 SAMPLE = {"users": 150, "days": 14, "seed": 7}
 
@@ -29,23 +33,15 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="session")
 def sample_duckdb(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    raw, _ = sample
-    work = tmp_path_factory.mktemp("sample_duckdb")
-    run_dbt(["build"], target="duckdb", raw_path=raw, work_dir=work)
-    return work / "warehouse.duckdb"
+    return build_duckdb(sample[0], tmp_path_factory.mktemp("sample_duckdb"))
 
 
 @pytest.fixture(scope="session")
 def sample_postgres(sample, postgres_available: dict, tmp_path_factory):
-    raw, _ = sample
-    name = f"lpa_sample_{uuid.uuid4().hex[:8]}"
-    create_database(postgres_available, name)
-    params = {**postgres_available, "dbname": name}
-    load(raw_dir=raw, conn_params=params)
-    work = tmp_path_factory.mktemp("sample_postgres")
-    run_dbt(["build"], target="postgres", raw_path=raw, work_dir=work, pg_params=params)
-    yield params
-    drop_database(postgres_available, name)
+    with postgres_warehouse(
+        postgres_available, sample[0], tmp_path_factory.mktemp("sample_postgres")
+    ) as params:
+        yield params
 
 
 def _reconciliation(rows: list[dict]) -> dict[str, dict]:

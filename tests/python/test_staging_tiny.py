@@ -7,21 +7,18 @@ import collections
 import datetime as dt
 import decimal
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 
-from llm_product_analytics.load import load
-
 import tiny_raw
-from conftest import create_database, drop_database
 from dbt_harness import (
+    build_duckdb,
     comparable_rows,
     duckdb_tables,
+    postgres_warehouse,
     query_duckdb,
     query_postgres,
-    run_dbt,
 )
 
 IDENTIFY_TYPES = {"$identify", "$groupidentify"}
@@ -34,21 +31,15 @@ def tiny_raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_duckdb(tiny_raw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("tiny_duckdb")
-    run_dbt(["build"], target="duckdb", raw_path=tiny_raw_dir, work_dir=work)
-    return work / "warehouse.duckdb"
+    return build_duckdb(tiny_raw_dir, tmp_path_factory.mktemp("tiny_duckdb"))
 
 
 @pytest.fixture(scope="session")
 def tiny_postgres(tiny_raw_dir: Path, postgres_available: dict, tmp_path_factory):
-    name = f"lpa_tiny_{uuid.uuid4().hex[:8]}"
-    create_database(postgres_available, name)
-    params = {**postgres_available, "dbname": name}
-    load(raw_dir=tiny_raw_dir, conn_params=params)
-    work = tmp_path_factory.mktemp("tiny_postgres")
-    run_dbt(["build"], target="postgres", raw_path=tiny_raw_dir, work_dir=work, pg_params=params)
-    yield params
-    drop_database(postgres_available, name)
+    with postgres_warehouse(
+        postgres_available, tiny_raw_dir, tmp_path_factory.mktemp("tiny_postgres")
+    ) as params:
+        yield params
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
