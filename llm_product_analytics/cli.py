@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import date
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -46,6 +50,113 @@ def _cmd_unpack_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_cohorts(args: argparse.Namespace) -> int:
+    import os
+
+    from llm_product_analytics import cohorts
+    from llm_product_analytics.warehouse import WarehouseError, connect
+
+    api_key = ""
+    if args.send and not args.dry_run:
+        if not args.api_key_env:
+            print("lpa export-cohorts: --send needs --api-key-env VAR", file=sys.stderr)
+            return 2
+        api_key = os.environ.get(args.api_key_env, "")
+        if not api_key:
+            print(
+                f"lpa export-cohorts: environment variable {args.api_key_env} "
+                "(the Amplitude project API key) is not set or empty",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        with connect(args.target, args.duckdb_path) as warehouse:
+            export = cohorts.export_cohorts(
+                warehouse,
+                Path(args.out),
+                args.experiments,
+                args.batch_size or cohorts.MAX_BATCH_SIZE,
+            )
+    except WarehouseError as exc:
+        print(f"lpa export-cohorts: {exc}", file=sys.stderr)
+        return 1
+    for line in export.summary_lines():
+        print(line)
+    print(f"wrote {len(export.files)} batch files to {args.out}")
+    if not args.send:
+        return 0
+    if args.dry_run:
+        print(f"dry run: would POST {len(export.batches)} batches to {args.send}")
+        return 0
+    results = cohorts.send_batches(
+        export.batches,
+        args.send,
+        api_key,
+        files=export.files,
+        max_retries=args.max_retries,
+        backoff_base=args.backoff_base,
+        timeout=args.timeout,
+    )
+    failed = [r for r in results if not r.ok]
+    print(f"sent {len(results) - len(failed)} of {len(results)} batches to {args.send}")
+    for r in failed:
+        where = r.file.name if r.file else f"batch {r.index}"
+        print(
+            f"FAILED {where} ({r.size} identifications, {r.attempts} attempts): {r.error}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def _cmd_export_prompt_winner(args: argparse.Namespace) -> int:
+    from llm_product_analytics.dify_export import export_prompt_winners
+    from llm_product_analytics.warehouse import WarehouseError, connect
+
+    try:
+        with connect(args.target, args.duckdb_path) as warehouse:
+            reports = export_prompt_winners(warehouse, Path(args.out), args.as_of)
+    except WarehouseError as exc:
+        print(f"lpa export-prompt-winner: {exc}", file=sys.stderr)
+        return 1
+    if not reports:
+        print("no prompt experiments (assignment_source = 'dify_prompt_version')")
+    for report in reports:
+        print(report.line())
+    return 0
+
+
+def _batch_size(value: str) -> int:
+    from llm_product_analytics.cohorts import MAX_BATCH_SIZE
+
+    size = int(value)
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}")
+    return size
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _iso_date(value: str) -> date:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected a date YYYY-MM-DD") from exc
+
+
+def _add_warehouse_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument(
+        "--duckdb-path", help="DuckDB file (default: $LPA_DUCKDB_PATH or data/warehouse.duckdb)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lpa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +179,48 @@ def build_parser() -> argparse.ArgumentParser:
     unpack.add_argument("zip_file")
     unpack.add_argument("--out", default="data/raw/amplitude")
     unpack.set_defaults(func=_cmd_unpack_export)
+
+    cohort = sub.add_parser(
+        "export-cohorts", help="write (and optionally send) Amplitude Identify batches"
+    )
+    _add_warehouse_arguments(cohort)
+    cohort.add_argument(
+        "--experiment",
+        dest="experiments",
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="only these experiments (default: all)",
+    )
+    cohort.add_argument("--out", required=True, help="folder for identify_batch_*.json")
+    cohort.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        help="identifications per request (default and maximum: 1999, Amplitude's limit)",
+    )
+    cohort.add_argument(
+        "--send", metavar="URL", help="POST the batches (https://api2.amplitude.com/identify)"
+    )
+    cohort.add_argument("--api-key-env", metavar="VAR", help="env variable holding the API key")
+    cohort.add_argument("--max-retries", type=_non_negative_int, default=5)
+    cohort.add_argument(
+        "--backoff-base", type=float, default=15.0, help="seconds; doubled each retry"
+    )
+    cohort.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    cohort.add_argument("--dry-run", action="store_true", help="write files, send nothing")
+    cohort.set_defaults(func=_cmd_export_cohorts)
+
+    winner = sub.add_parser(
+        "export-prompt-winner", help="write Dify model-config patches of concluded prompt tests"
+    )
+    _add_warehouse_arguments(winner)
+    winner.add_argument(
+        "--as-of",
+        type=_iso_date,
+        help="experiments ending before this date are concluded (default: today UTC)",
+    )
+    winner.add_argument("--out", required=True)
+    winner.set_defaults(func=_cmd_export_prompt_winner)
     return parser
 
 

@@ -83,15 +83,30 @@ def run_dbt(
     return result
 
 
-def build_duckdb(raw_path: Path, work_dir: Path, dbt_args: list[str] | None = None) -> Path:
+def build_duckdb(
+    raw_path: Path,
+    work_dir: Path,
+    dbt_args: list[str] | None = None,
+    extra_vars: dict | None = None,
+) -> Path:
     """Build the project on a new DuckDB file over raw_path; returns the file."""
-    run_dbt(dbt_args or ["build"], target="duckdb", raw_path=raw_path, work_dir=work_dir)
+    run_dbt(
+        dbt_args or ["build"],
+        target="duckdb",
+        raw_path=raw_path,
+        work_dir=work_dir,
+        extra_vars=extra_vars,
+    )
     return work_dir / "warehouse.duckdb"
 
 
 @contextlib.contextmanager
 def postgres_warehouse(
-    server: dict[str, str], raw_path: Path, work_dir: Path, dbt_args: list[str] | None = None
+    server: dict[str, str],
+    raw_path: Path,
+    work_dir: Path,
+    dbt_args: list[str] | None = None,
+    extra_vars: dict | None = None,
 ) -> Iterator[dict[str, str]]:
     """A fresh database on the test server: raw_path landed by `lpa load`, the project built
     on it; yields its connection parameters and drops it afterwards."""
@@ -106,6 +121,7 @@ def postgres_warehouse(
             raw_path=raw_path,
             work_dir=work_dir,
             pg_params=params,
+            extra_vars=extra_vars,
         )
         yield params
     finally:
