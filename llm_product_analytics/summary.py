@@ -24,6 +24,12 @@ def headline(duckdb_path: Path) -> list[str]:
             " from marts.rpt_funnel_conversion where breakdown_value = '(all)'"
             " order by funnel_name, step_index"
         ).fetchall()
+        experiments = con.sql(
+            "select experiment_id, metric_name, variant, relative_lift, relative_lift_ci_lower,"
+            " relative_lift_ci_upper, adjusted_p_value, decision"
+            " from marts.rpt_experiment_results where metric_role = 'primary'"
+            " order by experiment_id, metric_name, variant"
+        ).fetchall()
     finally:
         con.close()
     reconciled = all(row[5] for row in rows)
@@ -41,6 +47,10 @@ def headline(duckdb_path: Path) -> list[str]:
     lines.append(f"{persons} persons ({identified} identified), {events} events (marts.fct_events)")
     for name, step, n, rate in funnel:
         lines.append(f"funnel {name}: {step:<22}{n:>7} persons  {rate:6.1%} of step 1")
+    for exp, metric, variant, lift, low, high, p, decision in experiments:
+        effect = "n/a" if lift is None else f"{lift:+.1%} [{low:+.1%}, {high:+.1%}]"
+        p_text = "n/a" if p is None else f"{p:.3g}"
+        lines.append(f"experiment {exp} {variant} {metric}: {effect} adj. p {p_text} -> {decision}")
     return lines
 
 

@@ -5,18 +5,22 @@
     Public: lpa_ln_gamma, lpa_gamma_p, lpa_gamma_q, lpa_betai, lpa_norm_sf, lpa_norm_cdf,
     lpa_norm_ppf, lpa_t_sf, lpa_t_ppf, lpa_chi2_sf. Helpers: lpa_log1p, lpa_exp,
     lpa_stirling_corr, lpa_ln_beta, lpa_gamma_series_p, lpa_gamma_cf_q, lpa_betai_cf,
-    lpa_betai_xy, lpa_t_ln_pdf.
+    lpa_betai_bgrat, lpa_betai_xy, lpa_t_ln_pdf.
 
     Rules every function keeps:
-    - null, never an error, for null or invalid input (and for shape parameters above 1e20,
-      or an iteration that does not converge): PostgreSQL raises on float underflow, ln(0)
-      and division by zero, so every such operation is guarded. No exception blocks: they
-      open subtransactions, which parallel workers cannot.
+    - null, never an error, for null or invalid input, for shape parameters (a, b, df)
+      outside [1e-10, 1e20] (t above 1e20 degrees of freedom is the normal), for results
+      beyond the double range and for an iteration that does not converge. PostgreSQL
+      raises on float underflow and overflow, ln(0) and division by zero, so every such
+      operation is guarded; exception blocks are no way out: they open subtransactions,
+      which parallel workers cannot.
     - tails keep their relative precision: upper tails are computed directly (continued
       fractions), never as 1 - cdf, and small results are assembled in log space.
     Algorithms: Lanczos (Numerical Recipes 3rd ed. gammln) with a zeta series near the roots
-    at 1 and 2; Numerical Recipes gser/gcf and betacf (modified Lentz); Acklam's inverse
-    normal with Halley steps; safeguarded Newton for the t quantile. -#}
+    at 1 and 2; Numerical Recipes gser/gcf and betacf (modified Lentz, at most 1000 terms);
+    DiDonato-Morris BGRAT for large a and small b; Acklam's inverse normal with Halley
+    steps; safeguarded Newton for the t quantile.
+    Tested against scipy in tests/python/test_pg_stats_functions.py. -#}
 {% macro lpa_create_stats_udfs() -%}
     {{ return(adapter.dispatch('lpa_create_stats_udfs')()) }}
 {%- endmacro %}
@@ -278,7 +282,7 @@ returns double precision
 language plpgsql immutable strict parallel safe
 as $lpa$
 begin
-    if a <= 0 or a > 1e20 or a = 'NaN' or x < 0 or x = 'NaN' then
+    if a < 1e-10 or a > 1e20 or a = 'NaN' or x < 0 or x = 'NaN' then
         return null;
     end if;
     if x = 0 then
@@ -287,7 +291,7 @@ begin
     if x = 'Infinity' then
         return 1;
     end if;
-    if x < a + 1 then
+    if x < a + 1 and (a >= 0.5 or x < 0.5) then
         return {{ s }}.lpa_gamma_series_p(a, x);
     end if;
     return 1 - {{ s }}.lpa_gamma_cf_q(a, x);
@@ -300,7 +304,7 @@ returns double precision
 language plpgsql immutable strict parallel safe
 as $lpa$
 begin
-    if a <= 0 or a > 1e20 or a = 'NaN' or x < 0 or x = 'NaN' then
+    if a < 1e-10 or a > 1e20 or a = 'NaN' or x < 0 or x = 'NaN' then
         return null;
     end if;
     if x = 0 then
@@ -309,8 +313,10 @@ begin
     if x = 'Infinity' then
         return 0;
     end if;
-    if x < a + 1 then
-        return 1 - {{ s }}.lpa_gamma_series_p(a, x);  -- Q > 0.08 here: no tail to lose
+    -- below a + 1, Q < 0.1 only for a < 1/2: there the fraction (which converges for
+    -- x > 0) keeps the digits that 1 - P would lose
+    if x < a + 1 and (a >= 0.5 or x < 0.5) then
+        return 1 - {{ s }}.lpa_gamma_series_p(a, x);
     end if;
     return {{ s }}.lpa_gamma_cf_q(a, x);
 end
@@ -339,8 +345,11 @@ declare
     m2 double precision;
     converged boolean := false;
 begin
-    ln_front := a * (case when x <= 0.5 then ln(x) else {{ s }}.lpa_log1p(-y) end)
-        + b * (case when y <= 0.5 then ln(y) else {{ s }}.lpa_log1p(-x) end)
+    -- a ln x + b ln y; a term below 1e-180 is dropped (its product could underflow)
+    ln_front := (case when y < 1e-200 then 0
+            when x <= 0.5 then a * ln(x) else a * {{ s }}.lpa_log1p(-y) end)
+        + (case when x < 1e-200 then 0
+            when y <= 0.5 then b * ln(y) else b * {{ s }}.lpa_log1p(-x) end)
         - {{ s }}.lpa_ln_beta(a, b) - ln(a);
     if x < 1e-200 then
         -- the fraction is 1 + O(x (a + b)); its terms could underflow
@@ -468,7 +477,7 @@ returns double precision
 language plpgsql immutable strict parallel safe
 as $lpa$
 begin
-    if a <= 0 or b <= 0 or a > 1e20 or b > 1e20 or a = 'NaN' or b = 'NaN'
+    if a < 1e-10 or b < 1e-10 or a > 1e20 or b > 1e20 or a = 'NaN' or b = 'NaN'
         or x < 0 or y < 0 or x = 'NaN' or y = 'NaN' then
         return null;
     end if;
@@ -518,7 +527,7 @@ begin
         return null;
     end if;
     if abs(z) < 1e-150 then
-        return 0.5 - z * 0.3989422804014327;  -- z^2 would underflow; 1 / sqrt(2 pi)
+        return 0.5;  -- z^2 would underflow; the tail is 1/2 - z / sqrt(2 pi)
     end if;
     if abs(z) > 40 then
         tail := 0;  -- below the smallest double
@@ -588,7 +597,7 @@ begin
             -- (Phi(x) - p) / phi(x) = (Phi(x) / p - 1) * p / phi(x), all in range
             u := ({{ s }}.lpa_norm_sf(-x) / p - 1) * exp(ln(p) + 0.5 * x * x + ln_sqrt_2pi);
         else
-            half_mass := case when abs(x) < 1e-150 then -x * 0.3989422804014327
+            half_mass := case when abs(x) < 1e-150 then 0
                 else 0.5 * {{ s }}.lpa_gamma_p(0.5, 0.5 * x * x) end;
             u := ((0.5 - p) - half_mass) * exp(0.5 * x * x + ln_sqrt_2pi);
         end if;
@@ -604,14 +613,22 @@ returns double precision
 language plpgsql immutable strict parallel safe
 as $lpa$
 declare
-    u double precision := abs(t) / sqrt(df);
-    l double precision;
+    ln_u double precision;
+    u double precision;
+    l double precision;  -- ln(1 + t^2 / df)
 begin
-    if df <= 0 or df > 1e20 or df = 'NaN' or t = 'NaN' or u = 'Infinity' then
+    if df < 1e-10 or df > 1e20 or df = 'NaN' or t = 'NaN' or abs(t) = 'Infinity' then
         return null;
     end if;
-    l := case when u < 1e-150 then 0 when u > 1e100 then 2 * ln(u)
-        else {{ s }}.lpa_log1p(u * u) end;  -- ln(1 + t^2 / df)
+    ln_u := case when t = 0 then -1000 else ln(abs(t)) - 0.5 * ln(df) end;
+    if ln_u < -345 then
+        l := 0;
+    elsif ln_u > 230 then
+        l := 2 * ln_u;
+    else
+        u := abs(t) / sqrt(df);
+        l := {{ s }}.lpa_log1p(u * u);
+    end if;
     return -{{ s }}.lpa_ln_beta(0.5 * df, 0.5) - 0.5 * ln(df) - 0.5 * (df + 1) * l;
 end
 $lpa$;
@@ -624,13 +641,14 @@ language plpgsql immutable strict parallel safe
 as $lpa$
 declare
     s double precision := abs(t);
-    a double precision := 0.5 * df;
+    a double precision;
     t2 double precision;
     tail double precision;
 begin
-    if df <= 0 or df = 'NaN' or t = 'NaN' then
+    if df < 1e-10 or df = 'NaN' or t = 'NaN' then
         return null;
     end if;
+    a := 0.5 * df;
     if df > 1e20 then
         return {{ s }}.lpa_norm_sf(t);
     end if;
@@ -638,8 +656,9 @@ begin
         tail := 0;
     elsif s < 1e-150 then
         tail := 1;  -- t^2 would underflow; the tail is 1/2 - O(t)
-    elsif s > 1e150 then
-        -- t^2 would overflow: I_x(a, 1/2) = x^a / (a B(a, 1/2)) (1 + O(x)), x = df / t^2
+    elsif 2 * ln(s) - ln(df) > 600 then
+        -- x = df / t^2 < 1e-260 would underflow below:
+        -- I_x(a, 1/2) = x^a / (a B(a, 1/2)) (1 + O(x))
         tail := {{ s }}.lpa_exp(a * (ln(df) - 2 * ln(s)) - ln(a) - {{ s }}.lpa_ln_beta(a, 0.5));
     else
         t2 := s * s;
@@ -671,7 +690,7 @@ declare
     step double precision;
     mass double precision;
 begin
-    if p <= 0 or p >= 1 or p = 'NaN' or df <= 0 or df = 'NaN' then
+    if p <= 0 or p >= 1 or p = 'NaN' or df < 1e-10 or df = 'NaN' then
         return null;
     end if;
     if df > 1e20 then
@@ -688,13 +707,19 @@ begin
         for i in 1..100 loop
             if s < 1e-150 then
                 mass := s * exp({{ s }}.lpa_t_ln_pdf(0, df));
+            elsif s > 1e100 then
+                return null;  -- only for df far below 1
             else
                 t2 := s * s;
                 mass := 0.5 * {{ s }}.lpa_betai_xy(0.5, 0.5 * df, t2 / (df + t2), df / (df + t2));
             end if;
-            step := ((0.5 - p) - mass) / exp({{ s }}.lpa_t_ln_pdf(s, df));
+            step := {{ s }}.lpa_exp({{ s }}.lpa_t_ln_pdf(s, df));
+            if step is null or step = 0 or mass is null then
+                return null;
+            end if;
+            step := ((0.5 - p) - mass) / step;
             s := s + step;
-            exit when abs(step) <= 1e-12 * s;
+            exit when abs(step) <= 1e-14 * s;
         end loop;
         return -s;
     end if;
@@ -710,8 +735,9 @@ begin
             step := null;
         else
             f := ln(q) - ln_p;
-            -- d ln sf / dv = -s pdf(s) / sf(s)
-            step := f / exp(v + {{ s }}.lpa_t_ln_pdf(exp(v), df) - ln(q));
+            -- d ln sf / dv = -s pdf(s) / sf(s); no step (bisection) if out of range
+            step := {{ s }}.lpa_exp(v + {{ s }}.lpa_t_ln_pdf(exp(v), df) - ln(q));
+            step := case when step > 0 then f / step end;
         end if;
         if f = 0 then
             exit;
@@ -735,7 +761,7 @@ begin
         end if;
         step := v_new - v;
         v := v_new;
-        exit when abs(step) <= 1e-12 * greatest(1, abs(v));
+        exit when abs(step) <= 1e-14 * greatest(1, abs(v));
     end loop;
     return -exp(v);
 end
@@ -747,11 +773,15 @@ returns double precision
 language plpgsql immutable strict parallel safe
 as $lpa$
 begin
-    if df <= 0 or df = 'NaN' or x = 'NaN' then
+    if df < 2e-10 or df > 2e20 or df = 'NaN' or x = 'NaN' then
         return null;
     end if;
     if x <= 0 then
         return 1;
+    end if;
+    if x < 1e-300 then
+        -- x / 2 could underflow: 1 - P with P's first term
+        return 1 - {{ s }}.lpa_exp(0.5 * df * (ln(x) - ln(2.0)) - {{ s }}.lpa_ln_gamma(0.5 * df + 1));
     end if;
     return {{ s }}.lpa_gamma_q(0.5 * df, 0.5 * x);
 end

@@ -10,13 +10,11 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import duckdb
-import psycopg2
 import pytest
+from warehouse_tables import create_duckdb, create_postgres
 
 from llm_product_analytics import cohorts
 from llm_product_analytics.cli import main
-from llm_product_analytics.warehouse import _qmark_to_pyformat
 
 SECRET = "test-amplitude-key-0123456789abcdef"
 
@@ -52,21 +50,11 @@ def _create_tables(execute: Callable[..., object]) -> None:
 
 
 def _create_warehouse(path: Path) -> Path:
-    con = duckdb.connect(str(path))
-    _create_tables(lambda sql, params=None: con.execute(sql, params or []))
-    con.close()
-    return path
+    return create_duckdb(path, _create_tables)
 
 
 def _create_postgres(params: dict[str, str]) -> None:
-    conn = psycopg2.connect(**params)
-    with conn, conn.cursor() as cur:
-        _create_tables(
-            lambda sql, args=None: cur.execute(_qmark_to_pyformat(sql), args)
-            if args
-            else cur.execute(sql)
-        )
-    conn.close()
+    create_postgres(params, _create_tables)
 
 
 @pytest.fixture

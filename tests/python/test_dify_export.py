@@ -9,13 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
-import psycopg2
 import pytest
+from warehouse_tables import create_duckdb, create_postgres
 
 from llm_product_analytics.cli import main
 from llm_product_analytics.dify_export import MODEL_CONFIG_FIELDS, pick_winner
-from llm_product_analytics.warehouse import _qmark_to_pyformat
 
 APP = "5b1c8e2a-0d3f-4a7e-9c61-2f8d4b7a1e90"
 OTHER_APP = "9e7d6c5b-4a39-4281-b7f6-e5d4c3b2a190"
@@ -166,21 +164,11 @@ def _create_tables(execute: Callable[..., object]) -> None:
 
 
 def _create_warehouse(path: Path) -> Path:
-    con = duckdb.connect(str(path))
-    _create_tables(lambda sql, params=None: con.execute(sql, params or []))
-    con.close()
-    return path
+    return create_duckdb(path, _create_tables)
 
 
 def _create_postgres(params: dict[str, str]) -> None:
-    conn = psycopg2.connect(**params)
-    with conn, conn.cursor() as cur:
-        _create_tables(
-            lambda sql, args=None: cur.execute(_qmark_to_pyformat(sql), args)
-            if args
-            else cur.execute(sql)
-        )
-    conn.close()
+    create_postgres(params, _create_tables)
 
 
 @pytest.fixture(scope="module")

@@ -133,8 +133,9 @@ def test_arms_count_exactly_what_the_generator_realized(experiment_sample, exper
             assert ratio["sum_value"] == realized["result_exported"]
             assert ratio["sum_denominator"] == realized["sessions"]
             if (flag, "export_conversion", variant) in got:
-                assert got[(flag, "export_conversion", variant)]["sum_value"] == (
-                    realized["conversions"]
+                assert (
+                    got[(flag, "export_conversion", variant)]["sum_value"]
+                    == (realized["conversions"])
                 )
 
 

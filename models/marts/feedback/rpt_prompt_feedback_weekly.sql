@@ -109,21 +109,7 @@ compared as (
     -- order in every collation); the '(none)' bucket is put last explicitly because '(' sorts
     -- differently under PostgreSQL locale collations and DuckDB's byte order.
     select
-        app_id,
-        prompt_version_id,
-        week_start,
-        messages,
-        rated_messages,
-        likes,
-        dislikes,
-        low_rated_messages,
-        error_messages,
-        latency_p50_ms,
-        latency_p95_ms,
-        total_tokens,
-        cost,
-        dislike_rate,
-        error_rate,
+        *,
         row_number() over (
             partition by app_id, week_start
             order by
