@@ -15,6 +15,7 @@ pandas + scipy) and PostgreSQL (SQL twin with PL/pgSQL distribution functions):
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -58,6 +59,7 @@ BUILD = [
     "+rpt_experiment_results",
     "+rpt_experiment_plan",
     "+int_experiment__rank_sums",
+    "+stg_dify__app_model_configs",
     "--exclude",
     "test_type:unit,+fct_events",
 ]
@@ -295,3 +297,37 @@ def test_bad_experiment_config_fails_with_a_clear_message(change, message, tmp_p
     assert result.returncode != 0
     assert message in result.stdout, result.stdout[-3000:]
     assert "experiment 'onboarding_copy_v2'" in result.stdout
+
+
+# ---------------------------------------------------------------- the loop back to Dify
+
+
+def test_prompt_winner_follows_the_results(experiment_duckdb, tmp_path, capsys):
+    """The concluded prompt experiment's patch is the winner the results decide: v2 is
+    disliked three times as often (planted 0.3 vs 0.1), so v1 stays."""
+    from llm_product_analytics.cli import main
+
+    out = tmp_path / "dify"
+    code = main(
+        [
+            "export-prompt-winner",
+            "--duckdb-path",
+            str(experiment_duckdb),
+            "--as-of",
+            "2026-12-01",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    patch = json.loads((out / "support_prompt_v2.json").read_text())
+    decision = results(experiment_duckdb)[("support_prompt_v2", "dislike_rate", "v2")]["decision"]
+    assert decision == "no_ship"
+    assert patch["action"] == "keep_current"
+    assert patch["winner_variant"] == "v1"
+    assert patch["prompt_version_id"] == uid(SAMPLE["seed"], "cfg", 0)
+    assert "(prompt v2)" not in patch["model_config"]["pre_prompt"]
+    assert {row["metric_name"] for row in patch["evidence"]} == {
+        "dislike_rate",
+        "queries_per_person",
+    }
