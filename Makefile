@@ -13,27 +13,33 @@ export DBT_PROFILES_DIR := $(CURDIR)/.dbt
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test test-suite lint venv profile clean
+.PHONY: demo test test-suite lint venv profile clean metrics
 
-## make demo: sample data -> dbt build on DuckDB -> dbt docs; prints headline numbers.
+## make demo: sample data -> dbt build on DuckDB -> static dbt docs -> headline numbers and
+## the HTML report (target/report/report.html, CSVs in target/report/csv).
 demo: venv profile
 	$(BIN)/lpa generate --out $(RAW) --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(SEED)
 	$(BIN)/dbt build --target duckdb --vars '{raw_data_path: $(RAW)}'
-	$(BIN)/dbt docs generate --target duckdb --vars '{raw_data_path: $(RAW)}'
+	$(BIN)/dbt docs generate --static --target duckdb --vars '{raw_data_path: $(RAW)}'
 	$(BIN)/python -m llm_product_analytics.summary --duckdb data/warehouse.duckdb
+	$(BIN)/lpa report --target duckdb --duckdb-path data/warehouse.duckdb --out target/report
 
-## make test: lint + the whole pytest suite (dbt on DuckDB and PostgreSQL). Starts a throwaway
-## PostgreSQL cluster unless PGHOST/PGPORT point at one; with CI=true PostgreSQL is mandatory.
+## make test: lint (ruff, sqlfluff, manifest check) + the whole pytest suite (dbt on DuckDB
+## and PostgreSQL). Starts a throwaway PostgreSQL cluster unless PGHOST/PGPORT point at one;
+## with CI=true PostgreSQL is mandatory.
 test: venv profile
 	scripts/with_postgres.sh $(MAKE) --no-print-directory test-suite
 
 test-suite: lint
+	scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest
 
 lint:
 	$(BIN)/ruff check llm_product_analytics tests
 	$(BIN)/ruff format --check llm_product_analytics tests
 	LPA_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint models tests --processes 2
+	LPA_DUCKDB_PATH=:memory: $(BIN)/dbt parse --target duckdb --quiet --target-path target/manifest_check
+	$(BIN)/python -m llm_product_analytics.manifest_check target/manifest_check/manifest.json
 
 venv: $(BIN)/.installed
 
@@ -42,6 +48,11 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
+
+## make metrics: MetricFlow checks and a sample query on the demo warehouse (after make demo).
+metrics: venv profile
+	$(BIN)/mf validate-configs
+	$(BIN)/mf query --metrics active_persons,queries,like_rate --group-by metric_time__day
 
 profile: .dbt/profiles.yml
 

@@ -125,6 +125,21 @@ def _cmd_export_prompt_winner(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from llm_product_analytics.report import build_report
+    from llm_product_analytics.warehouse import WarehouseError, connect
+
+    try:
+        with connect(args.target, args.duckdb_path) as warehouse:
+            result = build_report(warehouse, Path(args.out))
+    except WarehouseError as exc:
+        print(f"lpa report: {exc}", file=sys.stderr)
+        return 1
+    for line in result.summary_lines():
+        print(line)
+    return 0
+
+
 def _batch_size(value: str) -> int:
     from llm_product_analytics.cohorts import MAX_BATCH_SIZE
 
@@ -221,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     winner.add_argument("--out", required=True)
     winner.set_defaults(func=_cmd_export_prompt_winner)
+
+    report = sub.add_parser(
+        "report", help="write a self-contained HTML report and CSV exports of the marts"
+    )
+    _add_warehouse_arguments(report)
+    report.add_argument("--out", required=True, help="folder for report.html and csv/")
+    report.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from warehouse_tables import create_duckdb, create_postgres
 
 from llm_product_analytics import cohorts
 from llm_product_analytics.cli import main
+
+from warehouse_tables import create_duckdb, create_postgres
 
 SECRET = "test-amplitude-key-0123456789abcdef"
 

@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from warehouse_tables import create_duckdb, create_postgres
 
 from llm_product_analytics.cli import main
 from llm_product_analytics.dify_export import MODEL_CONFIG_FIELDS, pick_winner
+
+from warehouse_tables import create_duckdb, create_postgres
 
 APP = "5b1c8e2a-0d3f-4a7e-9c61-2f8d4b7a1e90"
 OTHER_APP = "9e7d6c5b-4a39-4281-b7f6-e5d4c3b2a190"

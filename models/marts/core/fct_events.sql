@@ -155,12 +155,12 @@ final as (
         raw_event_name,
         platform,
         country,
-        properties,
+        {{ lpa_pii_json('properties') }} as properties,
         model_provider,
         model_name,
         currency,
         status,
-        error,
+        {{ lpa_pii_redact('error') }} as error,
 
         ---------- numerics
         input_tokens,

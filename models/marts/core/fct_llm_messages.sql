@@ -73,7 +73,7 @@ final as (
         messages.model_provider,
         messages.model_name,
         messages.message_status,
-        messages.error_message,
+        {{ lpa_pii_redact('messages.error_message') }} as error_message,
         messages.currency,
         messages.invoke_from,
 

@@ -53,7 +53,7 @@ final as (
         runs.triggered_from,
         app_logs.created_from,
         runs.run_status,
-        runs.error_message,
+        {{ lpa_pii_redact('runs.error_message') }} as error_message,
 
         ---------- numerics
         runs.elapsed_seconds * 1000 as latency_ms,

@@ -68,9 +68,9 @@ arms as (
         end as arm_mean,
         case
             when summaries.metric_kind = 'proportion' and summaries.n >= 1
-                then summaries.mean_value * (1 - summaries.mean_value) / summaries.n
+                then summaries.mean_value * (1 - summaries.mean_value) / nullif(summaries.n, 0)
             when summaries.metric_kind = 'mean' and summaries.n >= 2
-                then summaries.variance_value / summaries.n
+                then summaries.variance_value / nullif(summaries.n, 0)
             when summaries.metric_kind = 'ratio' and summaries.n >= 2 and summaries.sum_denominator <> 0
                 then greatest(
                     (
@@ -80,8 +80,8 @@ arms as (
                         + (summaries.sum_value / summaries.sum_denominator)
                         * (summaries.sum_value / summaries.sum_denominator)
                         * summaries.m2_denominator
-                    ) / (summaries.n - 1)
-                    / (summaries.n * summaries.mean_denominator * summaries.mean_denominator),
+                    ) / nullif(summaries.n - 1, 0)
+                    / nullif(summaries.n * summaries.mean_denominator * summaries.mean_denominator, 0),
                     0
                 )
         end as arm_mean_variance
@@ -154,7 +154,7 @@ tests as (
             when metric_kind = 'ratio' and (v_c is null or v_t is null)
                 then 'fewer than 2 units or zero denominator in an arm'
             when metric_kind = 'proportion'
-                and (sum_c + sum_t) * (1 - (sum_c + sum_t) / (n_c + n_t)) <= 0
+                and (sum_c + sum_t) * (1 - (sum_c + sum_t) / nullif(n_c + n_t, 0)) <= 0
                 then 'zero variance'
             when metric_kind <> 'proportion' and v_c + v_t <= 0 then 'zero variance'
         end as undefined_reason,
@@ -168,15 +168,15 @@ tests as (
         case
             when metric_kind = 'proportion'
                 then sqrt(
-                    ((sum_c + sum_t) / (n_c + n_t)) * (1 - (sum_c + sum_t) / (n_c + n_t))
-                    * (1.0 / n_c + 1.0 / n_t)
+                    ((sum_c + sum_t) / nullif(n_c + n_t, 0)) * (1 - (sum_c + sum_t) / nullif(n_c + n_t, 0))
+                    * (1.0 / nullif(n_c, 0) + 1.0 / nullif(n_t, 0))
                 )
             else sqrt(v_c + v_t)
         end as se_null,
         case
             when metric_kind = 'mean' and n_c >= 2 and n_t >= 2 and v_c + v_t > 0
                 then (v_c + v_t) * (v_c + v_t)
-                / (v_c * v_c / (n_c - 1) + v_t * v_t / (n_t - 1))
+                / nullif(v_c * v_c / nullif(n_c - 1, 0) + v_t * v_t / nullif(n_t - 1, 0), 0)
         end as df
 
     from pairs
@@ -187,7 +187,7 @@ tested as (
 
     select
         *,
-        case when undefined_reason is null then diff / se_null end as statistic,
+        case when undefined_reason is null then diff / nullif(se_null, 0) end as statistic,
         case
             when undefined_reason is not null then null
             when df is null then {{ fn }}lpa_norm_ppf(1 - alpha / 2)
@@ -214,9 +214,9 @@ cuped_arms as (
     select
         *,
         (value_mean_t - theta * pre_mean_t) - (value_mean_c - theta * pre_mean_c) as cuped_diff,
-        greatest((m2_c - 2 * theta * pre_cov_c + theta * theta * pre_m2_c) / (n_c - 1), 0) / n_c
+        greatest((m2_c - 2 * theta * pre_cov_c + theta * theta * pre_m2_c) / nullif(n_c - 1, 0), 0) / nullif(n_c, 0)
             as cuped_v_c,
-        greatest((m2_t - 2 * theta * pre_cov_t + theta * theta * pre_m2_t) / (n_t - 1), 0) / n_t
+        greatest((m2_t - 2 * theta * pre_cov_t + theta * theta * pre_m2_t) / nullif(n_t - 1, 0), 0) / nullif(n_t, 0)
             as cuped_v_t
 
     from cuped
@@ -238,12 +238,12 @@ cuped_tests as (
         {{ fn }}lpa_t_ppf(
             1 - alpha / 2,
             (cuped_v_c + cuped_v_t) * (cuped_v_c + cuped_v_t)
-            / (cuped_v_c * cuped_v_c / (n_c - 1) + cuped_v_t * cuped_v_t / (n_t - 1))
+            / nullif(cuped_v_c * cuped_v_c / nullif(n_c - 1, 0) + cuped_v_t * cuped_v_t / nullif(n_t - 1, 0), 0)
         ) as cuped_critical,
         least(1, 2 * {{ fn }}lpa_t_sf(
-            abs(cuped_diff) / sqrt(cuped_v_c + cuped_v_t),
+            abs(cuped_diff) / nullif(sqrt(cuped_v_c + cuped_v_t), 0),
             (cuped_v_c + cuped_v_t) * (cuped_v_c + cuped_v_t)
-            / (cuped_v_c * cuped_v_c / (n_c - 1) + cuped_v_t * cuped_v_t / (n_t - 1))
+            / nullif(cuped_v_c * cuped_v_c / nullif(n_c - 1, 0) + cuped_v_t * cuped_v_t / nullif(n_t - 1, 0), 0)
         )) as cuped_p_value
 
     from cuped_arms
@@ -261,14 +261,14 @@ mann_whitney as (
         case
             when n_control * n_treatment / 12.0 * (
                 (n_control + n_treatment + 1)
-                - tie_term / ((n_control + n_treatment) * (n_control + n_treatment - 1.0))
+                - tie_term / nullif((n_control + n_treatment) * (n_control + n_treatment - 1.0), 0)
             ) > 0
                 then least(1, 2 * {{ fn }}lpa_norm_sf(greatest(
                     (abs(rank_sum_treatment - n_treatment * (n_treatment + 1) / 2.0
                         - n_control * n_treatment / 2.0) - 0.5)
                     / sqrt(n_control * n_treatment / 12.0 * (
                         (n_control + n_treatment + 1)
-                        - tie_term / ((n_control + n_treatment) * (n_control + n_treatment - 1.0))
+                        - tie_term / nullif((n_control + n_treatment) * (n_control + n_treatment - 1.0), 0)
                     )),
                     0
                 )))
@@ -291,10 +291,11 @@ measured as (
                     else {{ fn }}lpa_t_sf(abs(statistic), df)
                 end)
         end as p_value,
+        -- nested whens: PostgreSQL may evaluate the parts of one `and` in any order
         case
-            when mean_c is not null and mean_c <> 0 and mean_t is not null
-                and v_c is not null and v_t is not null
-                and v_t / (mean_c * mean_c) + mean_t * mean_t * v_c / (mean_c * mean_c * mean_c * mean_c) > 0
+            when mean_c is null or mean_c = 0 or mean_t is null or v_c is null or v_t is null
+                then null
+            when v_t / (mean_c * mean_c) + mean_t * mean_t * v_c / (mean_c * mean_c * mean_c * mean_c) > 0
                 then sqrt(
                     v_t / (mean_c * mean_c) + mean_t * mean_t * v_c / (mean_c * mean_c * mean_c * mean_c)
                 )
@@ -303,7 +304,7 @@ measured as (
             when metric_kind = 'mean' and n_c >= 2 and n_t >= 2
                 and ((n_c - 1) * var_c + (n_t - 1) * var_t) > 0
                 then (mean_t - mean_c)
-                / sqrt(((n_c - 1) * var_c + (n_t - 1) * var_t) / (n_c + n_t - 2))
+                / sqrt(((n_c - 1) * var_c + (n_t - 1) * var_t) / nullif(n_c + n_t - 2, 0))
             when metric_kind = 'proportion' and n_c >= 1 and n_t >= 1
                 then 2 * asin(sqrt(mean_t)) - 2 * asin(sqrt(mean_c))
         end as effect_size,
@@ -413,7 +414,7 @@ srm as (
         case
             when max(variant_count) >= 2 and sum(observed) > 0
                 then {{ fn }}lpa_chi2_sf(
-                    sum((observed - expected) * (observed - expected) / expected),
+                    sum((observed - expected) * (observed - expected) / nullif(expected, 0)),
                     max(variant_count) - 1
                 )
         end as srm_p_value

@@ -2,8 +2,9 @@
     with what a reviewer needs to triage it and a review_priority (rule in the model's
     description). The user's query and the answer are personal data: query_text and
     answer_text are always in the table (a stable contract) but stay null unless var
-    review_queue_include_text is true. -#}
-{%- set include_text = var('review_queue_include_text', false) -%}
+    review_queue_include_text (or keep_pii) is true; even then emails and IP addresses in
+    them are masked unless keep_pii (docs block pii_policy). -#}
+{%- set include_text = var('review_queue_include_text', false) or lpa_keep_pii() -%}
 
 with
 
@@ -79,8 +80,8 @@ message_texts as (
     select
         message_id,
         {% if include_text -%}
-            query as query_text,
-            answer as answer_text
+            {{ lpa_pii_redact('query') }} as query_text,
+            {{ lpa_pii_redact('answer') }} as answer_text
         {%- else -%}
             cast(null as {{ dbt.type_string() }}) as query_text,
             cast(null as {{ dbt.type_string() }}) as answer_text
