@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import psycopg2
+import pytest
 
 from llm_product_analytics.load import load
 
@@ -212,3 +213,50 @@ def comparable_rows(rows: list[dict]) -> list[tuple]:
         )
         out.append(items)
     return sorted(out, key=repr)
+
+
+# ---------------------------------------------------------------- one sample, both warehouses
+
+
+def sample_warehouse_fixtures(
+    prefix: str,
+    sample: dict,
+    build_args: list[str],
+    extra_vars: dict | None = None,
+    scope: str = "session",
+):
+    """The fixtures a mart test module needs, named `<prefix>_sample` (raw folder and ground
+    truth from `generate(**sample)`), `<prefix>_duckdb` (the DuckDB file), `<prefix>_postgres`
+    (connection parameters of a fresh PostgreSQL build) and `query` (a `sql -> rows` function
+    parametrized over both warehouses). Assign them to module globals of those names."""
+    from llm_product_analytics.generate import generate
+
+    @pytest.fixture(scope=scope, name=f"{prefix}_sample")
+    def sample_fixture(tmp_path_factory):
+        raw = tmp_path_factory.mktemp(f"{prefix}_raw")
+        return raw, generate(out_dir=raw, **sample)
+
+    @pytest.fixture(scope=scope, name=f"{prefix}_duckdb")
+    def duckdb_fixture(request, tmp_path_factory):
+        raw = request.getfixturevalue(f"{prefix}_sample")[0]
+        work = tmp_path_factory.mktemp(f"{prefix}_duckdb")
+        return build_duckdb(raw, work, build_args, extra_vars=extra_vars)
+
+    @pytest.fixture(scope=scope, name=f"{prefix}_postgres")
+    def postgres_fixture(request, postgres_available, tmp_path_factory):
+        raw = request.getfixturevalue(f"{prefix}_sample")[0]
+        work = tmp_path_factory.mktemp(f"{prefix}_postgres")
+        with postgres_warehouse(
+            postgres_available, raw, work, build_args, extra_vars=extra_vars
+        ) as params:
+            yield params
+
+    @pytest.fixture(params=["duckdb", "postgres"], name="query")
+    def query_fixture(request):
+        if request.param == "duckdb":
+            path = request.getfixturevalue(f"{prefix}_duckdb")
+            return lambda sql: query_duckdb(path, sql)
+        params = request.getfixturevalue(f"{prefix}_postgres")
+        return lambda sql: query_postgres(params, sql)
+
+    return sample_fixture, duckdb_fixture, postgres_fixture, query_fixture

@@ -24,16 +24,14 @@ import pytest
 import yaml
 
 from llm_product_analytics import stats
-from llm_product_analytics.generate import generate
 from llm_product_analytics.generate_output import uid
 
 from dbt_harness import (
     REPO,
-    build_duckdb,
-    postgres_warehouse,
     query_duckdb,
     query_postgres,
     run_dbt,
+    sample_warehouse_fixtures,
 )
 
 SAMPLE = {"users": 900, "days": 30, "seed": 5}
@@ -80,33 +78,9 @@ def sample_experiments(seed: int) -> list[dict]:
     return experiments
 
 
-@pytest.fixture(scope="session")
-def experiment_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    raw = tmp_path_factory.mktemp("experiment_raw")
-    return raw, generate(out_dir=raw, **SAMPLE)
-
-
-@pytest.fixture(scope="session")
-def experiment_vars() -> dict:
-    return {"experiments": sample_experiments(SAMPLE["seed"])}
-
-
-@pytest.fixture(scope="session")
-def experiment_duckdb(experiment_sample, experiment_vars, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("experiment_duckdb")
-    return build_duckdb(experiment_sample[0], work, BUILD, extra_vars=experiment_vars)
-
-
-@pytest.fixture(scope="session")
-def experiment_postgres(experiment_sample, experiment_vars, postgres_available, tmp_path_factory):
-    with postgres_warehouse(
-        postgres_available,
-        experiment_sample[0],
-        tmp_path_factory.mktemp("experiment_postgres"),
-        BUILD,
-        extra_vars=experiment_vars,
-    ) as params:
-        yield params
+experiment_sample, experiment_duckdb, experiment_postgres, query = sample_warehouse_fixtures(
+    "experiment", SAMPLE, BUILD, extra_vars={"experiments": sample_experiments(SAMPLE["seed"])}
+)
 
 
 def results(path: Path) -> dict[tuple, dict]:

@@ -14,15 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm_product_analytics.generate import generate
-
 from dbt_harness import (
-    build_duckdb,
     comparable_rows,
-    postgres_warehouse,
     query_duckdb,
     query_postgres,
     run_dbt,
+    sample_warehouse_fixtures,
 )
 
 SAMPLE = {"users": 300, "days": 21, "seed": 11}
@@ -44,36 +41,9 @@ BUILD = [
 ]
 
 
-@pytest.fixture(scope="module")
-def feedback_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    raw = tmp_path_factory.mktemp("feedback_raw")
-    truth = generate(out_dir=raw, **SAMPLE)
-    return raw, truth
-
-
-@pytest.fixture(scope="module")
-def feedback_duckdb(feedback_sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_duckdb(feedback_sample[0], tmp_path_factory.mktemp("feedback_duckdb"), BUILD)
-
-
-@pytest.fixture(scope="module")
-def feedback_postgres(feedback_sample, postgres_available: dict, tmp_path_factory):
-    with postgres_warehouse(
-        postgres_available,
-        feedback_sample[0],
-        tmp_path_factory.mktemp("feedback_postgres"),
-        BUILD,
-    ) as params:
-        yield params
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def query(request: pytest.FixtureRequest):
-    if request.param == "duckdb":
-        path = request.getfixturevalue("feedback_duckdb")
-        return lambda sql: query_duckdb(path, sql)
-    params = request.getfixturevalue("feedback_postgres")
-    return lambda sql: query_postgres(params, sql)
+feedback_sample, feedback_duckdb, feedback_postgres, query = sample_warehouse_fixtures(
+    "feedback", SAMPLE, BUILD, scope="module"
+)
 
 
 def _totals_by_version(query) -> dict[str, dict[str, int]]:

@@ -14,15 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm_product_analytics.generate import generate
-
 from dbt_harness import (
-    build_duckdb,
     comparable_rows,
-    postgres_warehouse,
     query_duckdb,
     query_postgres,
     run_dbt,
+    sample_warehouse_fixtures,
 )
 
 SAMPLE = {"users": 400, "days": 40, "seed": 11}
@@ -52,36 +49,9 @@ BUILD = [
 TRUTH_DECIMALS = 6
 
 
-@pytest.fixture(scope="session")
-def retention_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    raw = tmp_path_factory.mktemp("retention_raw")
-    truth = generate(out_dir=raw, **SAMPLE)
-    return raw, truth
-
-
-@pytest.fixture(scope="session")
-def retention_duckdb(retention_sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_duckdb(retention_sample[0], tmp_path_factory.mktemp("retention_duckdb"), BUILD)
-
-
-@pytest.fixture(scope="session")
-def retention_postgres(retention_sample, postgres_available: dict, tmp_path_factory):
-    with postgres_warehouse(
-        postgres_available,
-        retention_sample[0],
-        tmp_path_factory.mktemp("retention_postgres"),
-        BUILD,
-    ) as params:
-        yield params
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def query(request: pytest.FixtureRequest):
-    if request.param == "duckdb":
-        path = request.getfixturevalue("retention_duckdb")
-        return lambda sql: query_duckdb(path, sql)
-    params = request.getfixturevalue("retention_postgres")
-    return lambda sql: query_postgres(params, sql)
+retention_sample, retention_duckdb, retention_postgres, query = sample_warehouse_fixtures(
+    "retention", SAMPLE, BUILD
+)
 
 
 def _pooled_n_day(query) -> dict[int, dict]:
