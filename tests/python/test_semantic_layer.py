@@ -18,6 +18,7 @@ CLI's PyPI update check is switched off: tests make no network calls.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import json
@@ -442,3 +443,36 @@ def test_metrics_split_by_a_person_attribute(warehouse: Warehouse) -> None:
         assert row["active_persons"] == expected[platform]["active_persons"], platform
         assert (row["queries"] or 0) == expected[platform]["queries"], platform
     assert {p for p, e in expected.items() if e["active_persons"] or e["queries"]} == set(got)
+
+
+def test_mf_query_cli_returns_the_mart_numbers(warehouse: Warehouse) -> None:
+    """The `mf query` command itself (not only the Python API): queries and like rate by
+    day, written as CSV, equal fct_llm_messages."""
+    out = warehouse.project_dir / "mf_query.csv"
+    warehouse.mf(
+        "query",
+        "--metrics",
+        "queries,like_rate",
+        "--group-by",
+        "metric_time__day",
+        "--csv",
+        str(out),
+    )
+    with out.open() as f:
+        got = {day(r["metric_time__day"][:10]): r for r in csv.DictReader(f)}
+    expected = {
+        day(r["message_date"]): r
+        for r in warehouse.sql(
+            "select message_date, count(*) as queries,"
+            " sum(case when user_rating = 1 then 1 else 0 end) as liked,"
+            " sum(case when user_rating is not null then 1 else 0 end) as rated"
+            " from marts.fct_llm_messages group by message_date"
+        )
+    }
+    assert set(got) == set(expected)
+    for d, r in expected.items():
+        assert int(float(got[d]["queries"])) == r["queries"]
+        if r["rated"]:
+            assert close(float(got[d]["like_rate"]), r["liked"] / r["rated"])
+        else:
+            assert got[d]["like_rate"] in ("", "None", "nan")
