@@ -140,6 +140,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from llm_product_analytics.bench import BenchError, render_text, run_bench
+
+    try:
+        result = run_bench(
+            events=args.events, target=args.target, out=Path(args.out), keep=args.keep
+        )
+    except BenchError as exc:
+        print(f"lpa bench: {exc}", file=sys.stderr)
+        return 1
+    print(render_text(result))
+    print("wrote " + " and ".join(result["files"]))
+    return 0
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def _batch_size(value: str) -> int:
     from llm_product_analytics.cohorts import MAX_BATCH_SIZE
 
@@ -243,6 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_warehouse_arguments(report)
     report.add_argument("--out", required=True, help="folder for report.html and csv/")
     report.set_defaults(func=_cmd_report)
+
+    bench = sub.add_parser(
+        "bench", help="generate N events and time floor, builds, funnel and peak memory"
+    )
+    bench.add_argument(
+        "--events",
+        type=_positive_int,
+        help="raw records to generate (default: 10,000,000 on DuckDB, 1,000,000 on PostgreSQL)",
+    )
+    bench.add_argument("--target", choices=["duckdb", "postgres"], default="duckdb")
+    bench.add_argument("--out", default="results/bench", help="folder for <run>.json and .md")
+    bench.add_argument(
+        "--keep", action="store_true", help="keep the work folder (data, warehouses, logs)"
+    )
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import decimal
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -195,7 +196,10 @@ def normalise(column: str, value: object) -> object:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     if isinstance(value, float):
-        return round(value, 9)
+        # 9 significant digits, then 9 decimals: engines sum floats in different orders, so
+        # a large sum (a sum of squares, say) differs in its last bits; near-zero residues
+        # of a cancellation count as 0.
+        return round(float(f"{value:.9g}"), 9) if math.isfinite(value) else value
     if isinstance(value, decimal.Decimal):
         return round(float(value), 9)
     if isinstance(value, dt.datetime):
