@@ -13,7 +13,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/.dbt
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test test-suite lint venv profile clean metrics
+.PHONY: demo test test-suite lint venv profile clean metrics bench
 
 ## make demo: sample data -> dbt build on DuckDB -> static dbt docs -> headline numbers and
 ## the HTML report (target/report/report.html, CSVs in target/report/csv).
@@ -48,6 +48,15 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
+
+BENCH_TARGET ?= duckdb
+EVENTS ?=
+## make bench: generate EVENTS raw records (default 10M on DuckDB, 1M on PostgreSQL) and print
+## floor, full and +1-day builds, funnel vs self-join and peak memory against the targets;
+## writes results/bench/<run>.json and .md. BENCH_TARGET=postgres uses PG* (throwaway cluster here).
+## `make test` runs it once at 20,000 records (tests/python/test_bench.py).
+bench: venv profile
+	$(if $(filter postgres,$(BENCH_TARGET)),scripts/with_postgres.sh )$(BIN)/lpa bench --target $(BENCH_TARGET) $(if $(EVENTS),--events $(EVENTS)) --out results/bench
 
 ## make metrics: MetricFlow checks and a sample query on the demo warehouse (after make demo).
 metrics: venv profile

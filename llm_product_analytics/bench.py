@@ -956,8 +956,13 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
         ),
         (
             "peak memory (dbt process)",
-            f"{r['peak_memory_gib']:.2f} GiB (memory_limit {r['engine_settings']['memory_limit']}, "
-            f"threads {r['engine_settings']['threads']})",
+            f"{r['peak_memory_gib']:.2f} GiB ("
+            + (
+                f"memory_limit {r['engine_settings']['memory_limit']}, "
+                if r["target"] == "duckdb"
+                else "server memory not included, "
+            )
+            + f"threads {r['engine_settings']['threads']})",
             q["peak_memory_gib"]["target"],
             q["peak_memory_gib"]["status"]
             + ("" if q["peak_memory_gib"]["applies"] else " (below 10M: indicative)"),

@@ -72,7 +72,9 @@ def test_every_measurement_is_present_and_sane(bench_run):
     assert full["models"] >= 40
     assert all(t >= 0 for t in full["model_times"].values())
     assert "fct_events" in full["model_times"] and "base_amplitude__events" in full["model_times"]
-    assert set(full["statuses"]) == {"success"}
+    # Models and seeds succeed; the adapter's no-op hooks report "no-op".
+    assert full["statuses"]["success"] >= full["models"]
+    assert set(full["statuses"]) <= {"success", "no-op"}
 
     tests = r["tests"]
     assert tests["wall_s"] > 0 and tests["count"] > 100
@@ -105,7 +107,8 @@ def test_funnel_models_and_self_join_agree(bench_run):
     assert set(f["model_times"]) == set(FUNNEL_MODELS)
     assert all(t > 0 for t in f["model_times"].values())
     assert f["self_join_seconds"] > 0 and not f["self_join_timed_out"]
-    assert f["speedup"] == pytest.approx(f["self_join_seconds"] / f["model_seconds"], rel=0.02)
+    # speedup is rounded to 2 decimals.
+    assert f["speedup"] == pytest.approx(f["self_join_seconds"] / f["model_seconds"], abs=0.006)
     counts = f["persons_per_step_model"]
     assert f["persons_per_step_self_join"] == counts and f["counts_equal"] is True
     # Everyone starts; the funnel narrows and the last step is not reached by everyone.
