@@ -285,3 +285,25 @@
 {% macro lpa_double_literal(value) -%}
     cast({{ 'null' if value is none else value }} as double precision)
 {%- endmacro %}
+
+{#- An arm's metric value from rpt_experiment_variant_summaries columns (prefix: the
+    relation alias and a dot, or empty): sum over sum for a ratio, else the mean. -#}
+{% macro lpa_arm_value(prefix='') -%}
+    case
+        when {{ prefix }}metric_kind = 'ratio'
+            then {{ prefix }}sum_value / nullif({{ prefix }}sum_denominator, 0)
+        else {{ prefix }}mean_value
+    end
+{%- endmacro %}
+
+{#- Per-person variance of a ratio arm by the delta method: the ddof-1 variance of the
+    linearised y - R x, over mean(x)^2 (stats.ratio_variance times n). -#}
+{% macro lpa_ratio_unit_variance(prefix='') -%}
+    {%- set ratio = '(' ~ prefix ~ 'sum_value / nullif(' ~ prefix ~ 'sum_denominator, 0))' -%}
+    (
+        {{ prefix }}m2_value
+        - 2 * {{ ratio }} * {{ prefix }}c_value_denominator
+        + {{ ratio }} * {{ ratio }} * {{ prefix }}m2_denominator
+    ) / nullif({{ prefix }}n - 1, 0)
+    / nullif({{ prefix }}mean_denominator * {{ prefix }}mean_denominator, 0)
+{%- endmacro %}

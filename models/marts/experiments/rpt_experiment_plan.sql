@@ -51,19 +51,10 @@ controls as (
         experiment_id,
         metric_name,
         n,
-        case
-            when metric_kind = 'ratio' then sum_value / nullif(sum_denominator, 0)
-            else mean_value
-        end as baseline_mean,
+        {{ lpa_arm_value() }} as baseline_mean,
         case
             when n < 2 then null
-            when metric_kind = 'ratio'
-                then (
-                    m2_value
-                    - 2 * (sum_value / nullif(sum_denominator, 0)) * c_value_denominator
-                    + (sum_value / nullif(sum_denominator, 0))
-                    * (sum_value / nullif(sum_denominator, 0)) * m2_denominator
-                ) / (n - 1) / nullif(mean_denominator * mean_denominator, 0)
+            when metric_kind = 'ratio' then {{ lpa_ratio_unit_variance() }}
             else m2_value / (n - 1)
         end as unit_variance
 

@@ -61,29 +61,14 @@ arms as (
     select
         summaries.*,
         metrics.is_higher_better,
-        case
-            when summaries.metric_kind = 'ratio'
-                then summaries.sum_value / nullif(summaries.sum_denominator, 0)
-            else summaries.mean_value
-        end as arm_mean,
+        {{ lpa_arm_value('summaries.') }} as arm_mean,
         case
             when summaries.metric_kind = 'proportion' and summaries.n >= 1
                 then summaries.mean_value * (1 - summaries.mean_value) / nullif(summaries.n, 0)
             when summaries.metric_kind = 'mean' and summaries.n >= 2
                 then summaries.variance_value / nullif(summaries.n, 0)
             when summaries.metric_kind = 'ratio' and summaries.n >= 2 and summaries.sum_denominator <> 0
-                then greatest(
-                    (
-                        summaries.m2_value
-                        - 2 * (summaries.sum_value / summaries.sum_denominator)
-                        * summaries.c_value_denominator
-                        + (summaries.sum_value / summaries.sum_denominator)
-                        * (summaries.sum_value / summaries.sum_denominator)
-                        * summaries.m2_denominator
-                    ) / nullif(summaries.n - 1, 0)
-                    / nullif(summaries.n * summaries.mean_denominator * summaries.mean_denominator, 0),
-                    0
-                )
+                then greatest({{ lpa_ratio_unit_variance('summaries.') }} / nullif(summaries.n, 0), 0)
         end as arm_mean_variance
 
     from summaries
@@ -163,6 +148,7 @@ tests as (
             when metric_kind = 'proportion' then 'two_proportion_z'
             else 'delta_method_z'
         end as test_method,
+        {{ fn }}lpa_norm_ppf(1 - alpha / 2) as z_critical,
         mean_t - mean_c as diff,
         sqrt(v_c + v_t) as se,
         case
@@ -188,9 +174,9 @@ tested as (
     select
         *,
         case when undefined_reason is null then diff / nullif(se_null, 0) end as statistic,
+        -- z without df; the absolute interval uses it only where the test is defined
         case
-            when undefined_reason is not null then null
-            when df is null then {{ fn }}lpa_norm_ppf(1 - alpha / 2)
+            when df is null then z_critical
             else {{ fn }}lpa_t_ppf(1 - alpha / 2, df)
         end as critical
 
@@ -315,8 +301,8 @@ measured as (
         end as effect_size_method,
         case
             when se is not null and se > 0 and mean_c is not null
-                then {{ fn }}lpa_norm_sf({{ fn }}lpa_norm_ppf(1 - alpha / 2) - mde * abs(mean_c) / se)
-                + {{ fn }}lpa_norm_cdf(-mde * abs(mean_c) / se - {{ fn }}lpa_norm_ppf(1 - alpha / 2))
+                then {{ fn }}lpa_norm_sf(z_critical - mde * abs(mean_c) / se)
+                + {{ fn }}lpa_norm_cdf(-mde * abs(mean_c) / se - z_critical)
         end as achieved_power,
         case
             when se is not null and se > 0 and diff is not null
@@ -539,14 +525,10 @@ final as (
             as absolute_lift_ci_upper,
         cast(case when joined.relative_se is not null
             then joined.mean_t / joined.mean_c - 1 end as double precision) as relative_lift,
-        cast(joined.mean_t / nullif(joined.mean_c, 0) - 1 - case
-            when joined.df is null then {{ fn }}lpa_norm_ppf(1 - joined.alpha / 2)
-            else {{ fn }}lpa_t_ppf(1 - joined.alpha / 2, joined.df)
-        end * joined.relative_se as double precision) as relative_lift_ci_lower,
-        cast(joined.mean_t / nullif(joined.mean_c, 0) - 1 + case
-            when joined.df is null then {{ fn }}lpa_norm_ppf(1 - joined.alpha / 2)
-            else {{ fn }}lpa_t_ppf(1 - joined.alpha / 2, joined.df)
-        end * joined.relative_se as double precision) as relative_lift_ci_upper,
+        cast(joined.mean_t / nullif(joined.mean_c, 0) - 1 - joined.critical * joined.relative_se
+            as double precision) as relative_lift_ci_lower,
+        cast(joined.mean_t / nullif(joined.mean_c, 0) - 1 + joined.critical * joined.relative_se
+            as double precision) as relative_lift_ci_upper,
         cast(joined.test_method as text) as test_method,
         cast(joined.statistic as double precision) as test_statistic,
         cast(case when joined.undefined_reason is null then joined.df end as double precision)
