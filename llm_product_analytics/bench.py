@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from llm_product_analytics.warehouse import pg_env, pg_params_from_env
+
 DEFAULT_EVENTS = {"duckdb": 10_000_000, "postgres": 1_000_000}
 DAYS = 30  # days in the full build; the generator writes DAYS + 1
 START_DATE = "2026-07-01"
@@ -351,7 +353,7 @@ class Dbt:
             "LPA_THREADS": settings["threads"],
         }
         if pg_params:
-            self.env.update(_pg_env(pg_params))
+            self.env.update(pg_env(pg_params))
 
     def run(
         self,
@@ -416,30 +418,10 @@ def statuses(results: dict) -> dict[str, int]:
 # ---------------------------------------------------------------- engines
 
 
-def _pg_params(dbname: str | None = None) -> dict[str, str]:
-    return {
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-        "password": os.environ.get("PGPASSWORD", ""),
-        "dbname": dbname or os.environ.get("PGDATABASE", "postgres"),
-    }
-
-
-def _pg_env(params: dict) -> dict[str, str]:
-    return {
-        "PGHOST": params["host"],
-        "PGPORT": str(params["port"]),
-        "PGUSER": params["user"],
-        "PGPASSWORD": params.get("password", ""),
-        "PGDATABASE": params["dbname"],
-    }
-
-
 def _pg_admin(sql: str) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(**_pg_params())
+    conn = psycopg2.connect(**pg_params_from_env())
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -749,8 +731,8 @@ def run_bench(
 
         if target == "postgres":
             stamp = f"{os.getpid()}_{int(time.time())}"
-            pg_main = _pg_params(f"lpa_bench_{stamp}")
-            pg_heavy = _pg_params(f"lpa_bench_heavy_{stamp}")
+            pg_main = pg_params_from_env(f"lpa_bench_{stamp}")
+            pg_heavy = pg_params_from_env(f"lpa_bench_heavy_{stamp}")
             _pg_admin(f'create database "{pg_main["dbname"]}"')
             landing = _check("load", _lpa_load(work, raw, pg_main, "load", replace=False))
             result["landing"] = {
@@ -840,7 +822,7 @@ def _lpa_load(work: Path, raw: Path, params: dict, step: str, replace: bool = Tr
     cmd = [sys.executable, "-m", "llm_product_analytics", "load", "--raw-dir", str(raw)]
     if replace:
         cmd.append("--replace")
-    env = {**os.environ, **_pg_env(params)}
+    env = {**os.environ, **pg_env(params)}
     return run_measured(cmd, env, work / f"{step}.log", project_dir())
 
 

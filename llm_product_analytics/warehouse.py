@@ -95,6 +95,30 @@ class Warehouse:
         self.close()
 
 
+# psycopg2 connection keywords <-> the libpq environment variables every tool here reads.
+PG_ENV_VARS = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "dbname": "PGDATABASE",
+}
+PG_DEFAULTS = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "password": ""}
+
+
+def pg_params_from_env(dbname: str | None = None) -> dict[str, str]:
+    """psycopg2 keywords from the PG* variables (defaults: local server, user postgres,
+    database postgres); `dbname` overrides PGDATABASE."""
+    params = {k: os.environ.get(v, PG_DEFAULTS.get(k, "")) for k, v in PG_ENV_VARS.items()}
+    params["dbname"] = dbname or os.environ.get("PGDATABASE", "postgres")
+    return params
+
+
+def pg_env(params: dict) -> dict[str, str]:
+    """The PG* variables that point a child process (dbt, lpa, mf) at `params`."""
+    return {var: str(params.get(key, "")) for key, var in PG_ENV_VARS.items()}
+
+
 def connect(target: str = "duckdb", duckdb_path: str | Path | None = None) -> Warehouse:
     """Open the warehouse of `target` ('duckdb' or 'postgres') read-only."""
     if target == "duckdb":

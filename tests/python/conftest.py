@@ -14,21 +14,13 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-
-def _pg_params(dbname: str | None = None) -> dict[str, str]:
-    return {
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-        "password": os.environ.get("PGPASSWORD", ""),
-        "dbname": dbname or os.environ.get("PGDATABASE", "postgres"),
-    }
+from llm_product_analytics.warehouse import pg_params_from_env
 
 
 @pytest.fixture(scope="session")
 def postgres_available() -> dict[str, str]:
     """Connection parameters of the test server; skip (or fail under CI) when unreachable."""
-    params = _pg_params("postgres")
+    params = pg_params_from_env("postgres")
     try:
         psycopg2.connect(connect_timeout=5, **params).close()
     except psycopg2.OperationalError as exc:

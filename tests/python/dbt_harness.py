@@ -24,6 +24,7 @@ import psycopg2
 import pytest
 
 from llm_product_analytics.load import load
+from llm_product_analytics.warehouse import pg_env
 
 from conftest import create_database, drop_database
 
@@ -56,13 +57,7 @@ def run_dbt(
         "LPA_DUCKDB_PATH": str(duckdb_path or work_dir / "warehouse.duckdb"),
     }
     if pg_params:
-        env.update(
-            PGHOST=pg_params["host"],
-            PGPORT=str(pg_params["port"]),
-            PGUSER=pg_params["user"],
-            PGPASSWORD=pg_params.get("password", ""),
-            PGDATABASE=pg_params["dbname"],
-        )
+        env.update(pg_env(pg_params))
     dbt_vars = {"raw_data_path": str(raw_path), **(extra_vars or {})}
     cmd = [
         str(BIN / "dbt"),

@@ -14,6 +14,7 @@ import pytest
 
 from llm_product_analytics import cohorts
 from llm_product_analytics.cli import main
+from llm_product_analytics.warehouse import pg_env
 
 from warehouse_tables import create_duckdb, create_postgres
 
@@ -368,10 +369,8 @@ def test_postgres_target_writes_the_same_batches(
     fresh_database, warehouse, tmp_path, monkeypatch
 ) -> None:
     _create_postgres(fresh_database)
-    for var, key in (("PGHOST", "host"), ("PGPORT", "port"), ("PGUSER", "user")):
-        monkeypatch.setenv(var, fresh_database[key])
-    monkeypatch.setenv("PGPASSWORD", fresh_database["password"])
-    monkeypatch.setenv("PGDATABASE", fresh_database["dbname"])
+    for var, value in pg_env(fresh_database).items():
+        monkeypatch.setenv(var, value)
     pg_out, duck_out = tmp_path / "pg", tmp_path / "duck"
     extra = ["--experiment", "exp_a", "exp_c", "--batch-size", "4"]
     assert main(["export-cohorts", "--target", "postgres", "--out", str(pg_out), *extra]) == 0

@@ -13,6 +13,7 @@ import pytest
 
 from llm_product_analytics.cli import main
 from llm_product_analytics.dify_export import MODEL_CONFIG_FIELDS, pick_winner
+from llm_product_analytics.warehouse import pg_env
 
 from warehouse_tables import create_duckdb, create_postgres
 
@@ -351,10 +352,8 @@ def test_postgres_target_gives_the_same_files(
     fresh_database, exported, tmp_path, monkeypatch, capsys
 ) -> None:
     _create_postgres(fresh_database)
-    for var, key in (("PGHOST", "host"), ("PGPORT", "port"), ("PGUSER", "user")):
-        monkeypatch.setenv(var, fresh_database[key])
-    monkeypatch.setenv("PGPASSWORD", fresh_database["password"])
-    monkeypatch.setenv("PGDATABASE", fresh_database["dbname"])
+    for var, value in pg_env(fresh_database).items():
+        monkeypatch.setenv(var, value)
     out = tmp_path / "pg_out"
     args = ["export-prompt-winner", "--target", "postgres", "--as-of", AS_OF, "--out", str(out)]
     assert main(args) == 0

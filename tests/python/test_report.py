@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 
 from llm_product_analytics.report import CSV_MARTS, build_report
-from llm_product_analytics.warehouse import connect
+from llm_product_analytics.warehouse import connect, pg_env
 
 import browser
 from conftest import create_database, drop_database
@@ -284,13 +284,7 @@ def test_report_on_postgres_matches_duckdb(
     try:
         _copy_marts_to_postgres(sample["duckdb"], params)
         env_out = tmp_path / "pg"
-        env = {
-            "PGHOST": params["host"],
-            "PGPORT": str(params["port"]),
-            "PGUSER": params["user"],
-            "PGPASSWORD": params.get("password", ""),
-            "PGDATABASE": name,
-        }
+        env = pg_env(params)
         result = subprocess.run(
             [str(LPA), "report", "--target", "postgres", "--out", str(env_out)],
             capture_output=True,

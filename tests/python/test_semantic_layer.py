@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from llm_product_analytics.generate import generate
+from llm_product_analytics.warehouse import pg_env
 
 from dbt_harness import REPO, build_duckdb, postgres_warehouse, query_duckdb, query_postgres
 
@@ -236,14 +237,7 @@ def postgres_warehouse_(sample: Path, postgres_available: dict, tmp_path_factory
         yield mf_project(
             "postgres",
             work,
-            {
-                "LPA_TARGET": "postgres",
-                "PGHOST": params["host"],
-                "PGPORT": str(params["port"]),
-                "PGUSER": params["user"],
-                "PGPASSWORD": params.get("password", ""),
-                "PGDATABASE": params["dbname"],
-            },
+            {"LPA_TARGET": "postgres", **pg_env(params)},
             lambda sql: query_postgres(params, sql),
         )
 
