@@ -1,11 +1,14 @@
 {#- One row per person and reporting date on which the person was active: they have at least
     one fct_events row that day whose event_name is not in var non_activity_events (session
     bookkeeping). The person's first active date is their "first seen" date. -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_by('person_id')) }}
 with
 
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ lpa_in_batch('person_id') }}
 
 ),
 

@@ -1,7 +1,16 @@
 {#- Every identifier and the person it belongs to, with the interval it held: devices are
     split by owner (int_identity__device_owners); user ids, Amplitude ids and Dify end users
     belong to one person for good. Intervals are half-open [valid_from, valid_to), null =
-    unbounded. -#}
+    unbounded. Incremental: a batch recomputes the user ids, devices and Amplitude ids its
+    changed events carry or carried, every merged Amplitude id, and the Dify end users. -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}, {{ ref('stg_amplitude__merged_ids') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ lpa_delete_changed_identifiers() }}"
+) }}
+
 with
 
 events as (
@@ -45,7 +54,7 @@ users as (
 
     from events
 
-    where user_id is not null
+    where user_id is not null and {{ lpa_in_batch('user_id') }}
 
     group by 1, 2, 3
 
@@ -61,6 +70,8 @@ owned_devices as (
         valid_to
 
     from device_owners
+
+    where {{ lpa_in_batch('device_id') }}
 
 ),
 
@@ -83,7 +94,10 @@ anonymous_devices as (
     left join device_owners
         on events.device_id = device_owners.device_id
 
-    where events.device_id is not null and device_owners.device_id is null
+    where
+        events.device_id is not null
+        and device_owners.device_id is null
+        and {{ lpa_in_batch('events.device_id', 'device_id') }}
 
     group by 1, 2
 
@@ -100,7 +114,7 @@ amplitude_ids as (
 
     from amplitude_id_owners
 
-    where user_id is not null
+    where user_id is not null and {{ lpa_in_changed_amplitude_ids('amplitude_id') }}
 
 ),
 
@@ -120,7 +134,10 @@ anonymous_amplitude_ids as (
     left join amplitude_id_owners
         on events.amplitude_id = amplitude_id_owners.amplitude_id
 
-    where events.amplitude_id is not null and amplitude_id_owners.user_id is null
+    where
+        events.amplitude_id is not null
+        and amplitude_id_owners.user_id is null
+        and {{ lpa_in_changed_amplitude_ids('events.amplitude_id') }}
 
     group by 1, 2
 

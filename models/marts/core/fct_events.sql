@@ -1,9 +1,10 @@
-{#- One row per real event from Amplitude and Dify, with its person. Person resolution, in
-    order: the event's own user_id; for an anonymous event, the user who owned its device at
-    that moment (int_identity__device_owners); else the user behind its merged Amplitude id;
-    else the device itself; Dify callers that are nobody's user_id (browser visitors, shared
-    ids) are persons of their own. Console and debugger traffic is left out unless var
-    include_internal_traffic. -#}
+{#- One row per real event from Amplitude and Dify, with its person (lpa_resolved_person_select:
+    own user_id, else the device's owner at that moment, else the merged Amplitude id's user,
+    else the device or Dify caller itself). Console and debugger traffic is left out unless
+    var include_internal_traffic. Incremental: a batch rewrites the events in
+    int_events__changed (late data, late re-attributions, their persons' loose sessions). -#}
+-- depends_on: {{ ref('int_events__changed') }}
+{{ config(**lpa_incremental_by('event_id', scope='int_events__changed')) }}
 {%- set inactivity_seconds = var('session_inactivity_minutes') * 60 -%}
 
 with
@@ -29,44 +30,15 @@ amplitude_id_owners as (
 in_scope as (
 
     select * from events
-    {% if not var('include_internal_traffic') -%}
-        where not is_internal_traffic
-    {%- endif %}
+    where
+        {{ lpa_event_in_scope() }}
+        and {{ lpa_in_batch('event_id', scope='int_events__changed') }}
 
 ),
 
 resolved as (
 
-    select
-        in_scope.*,
-        case
-            when in_scope.user_id is not null
-                then {{ lpa_person_id('user', 'in_scope.user_id') }}
-            when device_owners.user_id is not null
-                then {{ lpa_person_id('user', 'device_owners.user_id') }}
-            when amplitude_id_owners.user_id is not null
-                then {{ lpa_person_id('user', 'amplitude_id_owners.user_id') }}
-            when in_scope.device_id is not null
-                then {{ lpa_person_id('device', 'in_scope.device_id') }}
-            when in_scope.dify_end_user_id is not null
-                then {{ lpa_person_id('dify_end_user', 'in_scope.dify_end_user_id') }}
-            when in_scope.dify_account_id is not null
-                then {{ lpa_person_id('dify_account', 'in_scope.dify_account_id') }}
-        end as person_id
-
-    from in_scope
-
-    left join device_owners
-        on
-            in_scope.user_id is null
-            and in_scope.device_id = device_owners.device_id
-            and (device_owners.valid_from is null or in_scope.event_at >= device_owners.valid_from)
-            and (device_owners.valid_to is null or in_scope.event_at < device_owners.valid_to)
-
-    left join amplitude_id_owners
-        on
-            in_scope.user_id is null
-            and in_scope.amplitude_id = amplitude_id_owners.amplitude_id
+    {{ lpa_resolved_person_select('in_scope', 'device_owners', 'amplitude_id_owners') }}
 
 ),
 
@@ -78,11 +50,11 @@ gaps as (
     select
         *,
         case
-            when amplitude_session_id is null and conversation_id is null
+            when {{ lpa_is_loose_event() }}
                 then lag(event_at) over (
                     partition by
                         person_id,
-                        amplitude_session_id is null and conversation_id is null
+                        {{ lpa_is_loose_event() }}
                     order by event_at asc, event_id asc
                 )
         end as previous_loose_event_at
@@ -98,7 +70,7 @@ loose_sessions as (
         max(
             case
                 when
-                    amplitude_session_id is null and conversation_id is null
+                    {{ lpa_is_loose_event() }}
                     and (
                         previous_loose_event_at is null
                         or {{ dbt.datediff('previous_loose_event_at', 'event_at', 'second') }}
@@ -107,7 +79,7 @@ loose_sessions as (
                     then event_at
             end
         ) over (
-            partition by person_id, amplitude_session_id is null and conversation_id is null
+            partition by person_id, {{ lpa_is_loose_event() }}
             order by event_at asc, event_id asc
             rows between unbounded preceding and current row
         ) as loose_session_started_at

@@ -1,23 +1,28 @@
 {#- One row per Dify message (one user turn) in scope of fct_events: who asked, which app,
     prompt version and model answered, tokens, latency, cost, outcome and the feedback it got.
     Feedback is Dify's current state (a re-rating replaces the earlier one). -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_by('message_id')) }}
 with
 
 messages as (
 
     select * from {{ ref('stg_dify__messages') }}
+    where {{ lpa_in_batch('message_id') }}
 
 ),
 
 feedbacks as (
 
     select * from {{ ref('stg_dify__message_feedbacks') }}
+    where {{ lpa_in_batch('message_id') }}
 
 ),
 
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ lpa_in_batch('message_id') }}
 
 ),
 

@@ -1,11 +1,16 @@
 {#- One row per session (see fct_events.session_key): an Amplitude session (device and
     session_id), a Dify conversation, or a run of out-of-session events without a gap longer
-    than var session_inactivity_minutes. Duration is last event minus first event. -#}
+    than var session_inactivity_minutes. Duration is last event minus first event.
+    Incremental: a batch recomputes the sessions its changed events belong or belonged to. -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_by('session_key')) }}
+
 with
 
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ lpa_in_batch('session_key') }}
 
 ),
 

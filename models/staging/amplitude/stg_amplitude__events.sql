@@ -81,7 +81,8 @@ final as (
 
         ---------- lineage
         source_file_name,
-        loaded_at
+        loaded_at,
+        staged_at
 
     from base_events
 

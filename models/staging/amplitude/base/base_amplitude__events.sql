@@ -1,6 +1,15 @@
 {#- Parse, type, validate and flag duplicates of every raw Amplitude line, once. Nothing is
     dropped here: stg_amplitude__events, stg_amplitude__identifies and
-    stg_amplitude__rejected_rows each take their share, and the shares add up to the source. -#}
+    stg_amplitude__rejected_rows each take their share, and the shares add up to the source.
+    Incremental by file: a build parses only the files not staged yet, and re-ranks the kept
+    rows that share a uuid or a device and insert_id with them (their duplicate flags may
+    move); rows rewritten by a build carry its start as staged_at. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='source_row_key',
+    on_schema_change='fail'
+) }}
 {%- set fields = lpa_amplitude_event_fields() -%}
 {%- set dedup_days = var('amplitude_insert_id_dedup_days') -%}
 {#- The fields validation needs, as expressions, so the reason is computed in the same pass. -#}
@@ -24,7 +33,11 @@ with
 
 source as (
 
-    select * from {{ source('amplitude', 'events') }}
+    {% if is_incremental() -%}
+        {{ lpa_unstaged_amplitude_lines(source('amplitude', 'events'), this) }}
+    {%- else -%}
+        select * from {{ source('amplitude', 'events') }}
+    {%- endif %}
 
 ),
 
@@ -117,27 +130,99 @@ typed as (
         case when ({{ rejection_reason_expr }}) is not null then _line end as rejected_line,
         _file_name as source_file_name,
         _loaded_at as loaded_at,
+        {{ lpa_build_started_at() }} as staged_at,
         {{ lpa_source_row_key('_file_name', '_line') }} as source_row_key
 
     from parsed
 
 ),
 
+{% if is_incremental() -%}
+{%- set derived = ['uuid_occurrence', 'previous_attempt_received_at', 'duplicate_type'] -%}
+{%- set kept_columns = [] -%}
+{%- for column in adapter.get_columns_in_relation(this)
+    if column.name | lower not in derived -%}
+    {%- do kept_columns.append(column.name | lower) -%}
+{%- endfor %}
+
+new_pairs as (
+
+    -- (A null device is a partition of its own in the retry check, hence the coalesce.)
+    select distinct coalesce(device_id, '') as device_key, insert_id from typed
+    where insert_id is not null
+
+),
+
+kept_matches as (
+
+    -- Kept rows whose uuid, or device and insert_id, a new row shares.
+    select kept.* from {{ this }} as kept
+    where
+        kept.amplitude_event_id in (
+            select amplitude_event_id from typed where amplitude_event_id is not null
+        )
+        or exists (
+            select 1 from new_pairs
+            where coalesce(kept.device_id, '') = new_pairs.device_key
+                and kept.insert_id = new_pairs.insert_id
+        )
+
+),
+
+kept_pairs as (
+
+    select distinct coalesce(device_id, '') as device_key, insert_id from kept_matches
+    where insert_id is not null
+
+),
+
+candidates as (
+
+    select * from typed
+    union all
+    select
+        {%- for column in kept_columns %}
+        {% if column == 'staged_at' %}{{ lpa_build_started_at() }} as staged_at
+        {%- else %}kept.{{ column }}{% endif %}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ this }} as kept
+    where
+        kept.amplitude_event_id in (select amplitude_event_id from kept_matches)
+        or exists (
+            select 1 from kept_pairs
+            where coalesce(kept.device_id, '') = kept_pairs.device_key
+                and kept.insert_id = kept_pairs.insert_id
+        )
+
+),
+{%- else %}
+
+candidates as (
+
+    select * from typed
+
+),
+{%- endif %}
+
 uuid_ranked as (
 
     -- Same uuid = the same stored row delivered again (backfills, overlapping exports).
-    -- Rejected rows get their own partition so they never win over a valid copy.
+    -- Rejected rows get their own partition so they never win over a valid copy; a line
+    -- without a uuid is the first of its own.
     select
         *,
-        row_number() over (
-            partition by rejection_reason, amplitude_event_id
-            order by
-                server_upload_at asc nulls last,
-                source_file_name asc,
-                source_row_key asc
-        ) as uuid_occurrence
+        case
+            when amplitude_event_id is null then 1
+            else row_number() over (
+                partition by rejection_reason, amplitude_event_id
+                order by
+                    server_upload_at asc nulls last,
+                    source_file_name asc,
+                    source_row_key asc
+            )
+        end as uuid_occurrence
 
-    from typed
+    from candidates
 
 ),
 
@@ -147,12 +232,15 @@ retries_checked as (
     -- Amplitude's own ingestion would have dropped.
     select
         *,
-        lag(server_received_at) over (
-            partition by rejection_reason, uuid_occurrence = 1, device_id, insert_id
-            order by
-                server_received_at asc nulls last,
-                amplitude_event_id asc
-        ) as previous_attempt_received_at
+        case
+            when insert_id is not null
+                then lag(server_received_at) over (
+                    partition by rejection_reason, uuid_occurrence = 1, device_id, insert_id
+                    order by
+                        server_received_at asc nulls last,
+                        amplitude_event_id asc
+                )
+        end as previous_attempt_received_at
 
     from uuid_ranked
 

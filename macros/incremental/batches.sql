@@ -1,0 +1,201 @@
+{#- Incremental builds (docs block incremental_builds). A build is a batch: the rows staged
+    since the last build that finished (lpa_build_log), plus var lookback_days of late data.
+    int_events__changed decides which events to rebuild, int_events__changed_keys which
+    persons, sessions, messages, identifiers and days they touch; each incremental model
+    deletes its rows for those keys (pre-hook) and appends them recomputed. -#}
+
+{#- Is this build a batch on top of existing marts (not a first build, not --full-refresh)? -#}
+{% macro lpa_is_batch_build() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}{{ return(false) }}{%- endif -%}
+    {{ return(lpa_prior_relation('fct_events') is not none) }}
+{%- endmacro %}
+
+{#- A model's relation as it stands before this build (none before the first build): the
+    scope models read the previous state of the tables they decide to rebuild. -#}
+{% macro lpa_prior_relation(model_name) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.name == model_name -%}
+        {{ return(adapter.get_relation(
+            database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- The log of finished builds, next to the intermediate models. -#}
+{% macro lpa_build_log_relation() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=generate_schema_name('intermediate', none),
+        identifier='lpa_build_log')) }}
+{%- endmacro %}
+
+{#- This build's start (UTC) as a SQL timestamp literal: the staged_at of rows staged now. -#}
+{% macro lpa_build_started_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{#- Start of the last build that finished, as a SQL literal; a timestamp before any data
+    when there is none (every staged row is then new). -#}
+{% macro lpa_last_build_at() -%}
+    {%- set log = lpa_build_log_relation() -%}
+    {%- set found = execute and adapter.get_relation(
+        database=log.database, schema=log.schema, identifier=log.identifier) -%}
+    {%- if found -%}
+        {%- set last = run_query('select max(built_at) from ' ~ log).columns[0].values()[0] -%}
+        {%- if last is not none -%}
+            {{ return("cast('" ~ last ~ "' as timestamp)") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return("cast('1900-01-01' as timestamp)") }}
+{%- endmacro %}
+
+{#- on-run-end: a build that ran every incremental model and its scope models without an
+    error is logged finished. A failed or partial build is not, so the next build takes its
+    rows again (rebuilding is idempotent). -#}
+{% macro lpa_record_build(results) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set status = {} -%}
+    {%- for result in results if result.node.resource_type == 'model' -%}
+        {%- do status.update({result.node.name: result.status}) -%}
+    {%- endfor -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+        and node.config.enabled
+        and (node.config.materialized == 'incremental' or 'lpa_batch_scope' in node.tags) -%}
+        {%- if status.get(node.name) != 'success' -%}{{ return('') }}{%- endif -%}
+    {%- endfor -%}
+    {%- set log = lpa_build_log_relation() -%}
+    create table if not exists {{ log }} (
+        built_at timestamp, invocation_id varchar(64), full_refresh boolean
+    );
+    insert into {{ log }} values (
+        {{ lpa_build_started_at() }}, '{{ invocation_id }}',
+        {{ 'true' if flags.FULL_REFRESH else 'false' }}
+    );
+{%- endmacro %}
+
+{#- Config of an incremental model rebuilt by key: before appending, delete the rows whose
+    `column` is one of the batch's changed keys (`scope`.`key_column`; default scope
+    int_events__changed_keys). -#}
+{% macro lpa_incremental_by(column, key_column=none, scope='int_events__changed_keys') -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'fail',
+        'pre_hook': [
+            "{{ lpa_delete_changed('" ~ column ~ "', '" ~ (key_column or column) ~ "', '"
+            ~ scope ~ "') }}"
+        ]
+    }) }}
+{%- endmacro %}
+
+{% macro lpa_delete_changed(column, key_column, scope) -%}
+    {%- if is_incremental() and lpa_is_batch_build() -%}
+        delete from {{ this }} where {{ column }} in (
+            select {{ key_column }} from {{ ref(scope) }}
+            where {{ key_column }} is not null
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Filter of an incremental model's input: only the batch's changed keys. -#}
+{% macro lpa_in_batch(column, key_column=none, scope='int_events__changed_keys') -%}
+    {%- if is_incremental() and lpa_is_batch_build() -%}
+        {{ column }} in (
+            select {{ key_column or column }} from {{ ref(scope) }}
+            where {{ key_column or column }} is not null
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Amplitude ids a batch recomputes in dim_identity_map: those its changed events carry or
+    carried, and every merged id (a merge target's new user moves the ids merged into it). -#}
+{% macro lpa_in_changed_amplitude_ids(column) -%}
+    {%- if is_incremental() and lpa_is_batch_build() -%}
+        (
+            {{ column }} in (
+                select amplitude_id from {{ ref('int_events__changed_keys') }}
+                where amplitude_id is not null
+            )
+            or {{ column }} in (select amplitude_id from {{ ref('stg_amplitude__merged_ids') }})
+            or {{ column }} in (
+                select merged_amplitude_id from {{ ref('stg_amplitude__merged_ids') }}
+            )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- dim_identity_map's pre-hook: the identifiers a batch recomputes (Dify end users always:
+    one row each, recomputed whole). -#}
+{% macro lpa_delete_changed_identifiers() -%}
+    {%- if is_incremental() and lpa_is_batch_build() -%}
+        {%- set keys = ref('int_events__changed_keys') -%}
+        {%- set merged = ref('stg_amplitude__merged_ids') -%}
+        {%- set as_text = dbt.type_string() -%}
+        delete from {{ this }} where
+            (identifier_type = 'user_id' and identifier in (
+                select user_id from {{ keys }} where user_id is not null))
+            or (identifier_type = 'device_id' and identifier in (
+                select device_id from {{ keys }} where device_id is not null))
+            or (identifier_type = 'amplitude_id' and identifier in (
+                select cast(amplitude_id as {{ as_text }}) from {{ keys }}
+                where amplitude_id is not null
+                union all
+                select cast(amplitude_id as {{ as_text }}) from {{ merged }}
+                union all
+                select cast(merged_amplitude_id as {{ as_text }}) from {{ merged }}))
+            or identifier_type = 'dify_end_user_id'
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The raw Amplitude lines (source amplitude.events columns) of files not staged in
+    `staged` yet. DuckDB lists the files and reads only the new ones (the source reads every
+    file: the same read_csv options as its external_location in _amplitude__sources.yml);
+    PostgreSQL lands files whole (lpa load), so new files are those with no staged row. -#}
+{% macro lpa_unstaged_amplitude_lines(source_relation, staged) -%}
+    {{ return(adapter.dispatch('lpa_unstaged_amplitude_lines')(source_relation, staged)) }}
+{%- endmacro %}
+
+{% macro default__lpa_unstaged_amplitude_lines(source_relation, staged) -%}
+    select * from {{ source_relation }}
+    where _file_name in (
+        select _file_name from {{ source_relation }}
+        except
+        select source_file_name from {{ staged }}
+    )
+{%- endmacro %}
+
+{% macro duckdb__lpa_unstaged_amplitude_lines(source_relation, staged) -%}
+    {%- set raw = var('raw_data_path') -%}
+    {%- set new_files = [] -%}
+    {%- if execute -%}
+        {%- set listed = run_query(
+            "select file from glob('" ~ raw ~ "/amplitude/**/*.json.gz') "
+            ~ "where file not like '%/merge_ids/%' and replace(file, '" ~ raw ~ "/', '') "
+            ~ "not in (select distinct source_file_name from " ~ staged ~ ") order by file") -%}
+        {%- for row in listed.rows -%}{%- do new_files.append(row[0]) -%}{%- endfor -%}
+    {%- endif -%}
+    {%- if new_files -%}
+        {%- set file_list -%}
+            [{%- for file in new_files -%}'{{ file }}'{{ ", " if not loop.last }}{%- endfor -%}]
+        {%- endset -%}
+    select
+        replace(lines.filename, '{{ raw }}/', '') as _file_name,
+        lines._line,
+        timezone('UTC', files.last_modified) as _loaded_at
+    from read_csv(
+        {{ file_list }},
+        columns = {'_line': 'VARCHAR'}, header = false, delim = chr(1), quote = '',
+        escape = '', auto_detect = false, filename = true, strict_mode = false,
+        max_line_size = 8388608
+    ) as lines
+    left join read_blob({{ file_list }}) as files
+        on lines.filename = files.filename
+    where lines._line is not null
+    {%- else -%}
+    select * from {{ source_relation }} where false
+    {%- endif -%}
+{%- endmacro %}
