@@ -10,6 +10,12 @@
     {{ return(lpa_prior_relation('fct_events') is not none) }}
 {%- endmacro %}
 
+{#- Is this model being built as part of a batch (its table exists; unit tests, which have
+    no `this`, build from their given rows)? -#}
+{% macro lpa_is_batch_model() -%}
+    {{ return(this is not none and is_incremental() and lpa_is_batch_build()) }}
+{%- endmacro %}
+
 {#- A model's relation as it stands before this build (none before the first build): the
     scope models read the previous state of the tables they decide to rebuild. -#}
 {% macro lpa_prior_relation(model_name) -%}
@@ -89,7 +95,7 @@
 {%- endmacro %}
 
 {% macro lpa_delete_changed(column, key_column, scope) -%}
-    {%- if is_incremental() and lpa_is_batch_build() -%}
+    {%- if lpa_is_batch_model() -%}
         delete from {{ this }} where {{ column }} in (
             select {{ key_column }} from {{ ref(scope) }}
             where {{ key_column }} is not null
@@ -99,7 +105,7 @@
 
 {#- Filter of an incremental model's input: only the batch's changed keys. -#}
 {% macro lpa_in_batch(column, key_column=none, scope='int_events__changed_keys') -%}
-    {%- if is_incremental() and lpa_is_batch_build() -%}
+    {%- if lpa_is_batch_model() -%}
         {{ column }} in (
             select {{ key_column or column }} from {{ ref(scope) }}
             where {{ key_column or column }} is not null
@@ -112,7 +118,7 @@
 {#- Amplitude ids a batch recomputes in dim_identity_map: those its changed events carry or
     carried, and every merged id (a merge target's new user moves the ids merged into it). -#}
 {% macro lpa_in_changed_amplitude_ids(column) -%}
-    {%- if is_incremental() and lpa_is_batch_build() -%}
+    {%- if lpa_is_batch_model() -%}
         (
             {{ column }} in (
                 select amplitude_id from {{ ref('int_events__changed_keys') }}
@@ -131,7 +137,7 @@
 {#- dim_identity_map's pre-hook: the identifiers a batch recomputes (Dify end users always:
     one row each, recomputed whole). -#}
 {% macro lpa_delete_changed_identifiers() -%}
-    {%- if is_incremental() and lpa_is_batch_build() -%}
+    {%- if lpa_is_batch_model() -%}
         {%- set keys = ref('int_events__changed_keys') -%}
         {%- set merged = ref('stg_amplitude__merged_ids') -%}
         {%- set as_text = dbt.type_string() -%}
@@ -197,5 +203,108 @@
     where lines._line is not null
     {%- else -%}
     select * from {{ source_relation }} where false
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Config of an incremental report keyed by a date: a batch rewrites every row dated on or
+    after its earliest changed event date minus `days_back` (how far back a day's data can
+    move a row: look-forward windows such as activation) and, with `with_null`, the rows
+    without a date (pooled rows). Each row still reads all the data it needs. -#}
+{% macro lpa_incremental_since(date_column, days_back, with_null=false) -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'fail',
+        'pre_hook': [
+            "{{ lpa_delete_since('" ~ date_column ~ "', " ~ days_back ~ ", " ~ with_null ~ ") }}"
+        ]
+    }) }}
+{%- endmacro %}
+
+{% macro lpa_batch_start_date(days_back) -%}
+    (
+        select {{ lpa_add_days('min(event_date)', -days_back) }}
+        from {{ ref('int_events__changed_keys') }}
+    )
+{%- endmacro %}
+
+{% macro lpa_delete_since(date_column, days_back, with_null) -%}
+    {%- if lpa_is_batch_model() -%}
+        delete from {{ this }}
+        where {{ date_column }} >= {{ lpa_batch_start_date(days_back) }}
+        {%- if with_null %} or {{ date_column }} is null{% endif %}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro lpa_since_batch(date_column, days_back, with_null=false) -%}
+    {%- if lpa_is_batch_model() -%}
+        ({{ date_column }} >= {{ lpa_batch_start_date(days_back) }}
+        {%- if with_null %} or {{ date_column }} is null{% endif %})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- int_events__unioned in a batch: the events on or after the cutoff, and those of the day
+    before that belong to a Dify message the window carries, so that an echo and its server
+    event are folded together across the cutoff (echoes are seconds from their server event;
+    looking further back for one would cost a pass over all history). -#}
+{% macro lpa_batch_cutoff() -%}
+    (select cutoff_date from {{ ref('int_events__batch_window') }})
+{%- endmacro %}
+
+{% macro lpa_batch_message_ids() -%}
+    {%- set match = lpa_json_field_text('event_properties', var('cross_source_match_property')) -%}
+    select message_id from {{ ref('int_events__dify_derived') }}
+    where message_id is not null
+        and {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+    union
+    select {{ match }} from {{ ref('stg_amplitude__events') }}
+    where {{ match }} is not null
+        and {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+{%- endmacro %}
+
+{% macro lpa_amplitude_in_batch() -%}
+    {%- if lpa_is_batch_model() -%}
+        {%- set match = lpa_json_field_text('event_properties', var('cross_source_match_property')) -%}
+        (
+            {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+            or (
+                {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -1) }}
+                and {{ match }} in ({{ lpa_batch_message_ids() }})
+            )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro lpa_dify_in_batch() -%}
+    {%- if lpa_is_batch_model() -%}
+        (
+            {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+            or (
+                {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -1) }}
+                and message_id in ({{ lpa_batch_message_ids() }})
+            )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- int_events__unioned's pre-hook: the rows a batch rewrites or drops (an event can vanish:
+    folded into a late server event); rewritten ones are deleted again by key on insert. -#}
+{% macro lpa_delete_batch_events() -%}
+    {%- if lpa_is_batch_model() -%}
+        delete from {{ this }}
+        where {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+            or (
+                {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -1) }}
+                and (
+                    message_id in ({{ lpa_batch_message_ids() }})
+                    or matched_message_id in ({{ lpa_batch_message_ids() }})
+                )
+            )
     {%- endif -%}
 {%- endmacro %}

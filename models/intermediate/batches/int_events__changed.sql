@@ -1,14 +1,13 @@
 {#- The events an incremental build rewrites in fct_events, with their previous person and
     session (empty on a full build). A batch covers:
-    - every event on or after the cutoff: the last loaded date minus var lookback_days, or the
-      earliest date among Amplitude rows staged since the last finished build when late data
-      reaches further back (nothing late is ever skipped);
-    - every event of a Dify message touched in that window (a late client echo folds into it);
+    - every event on or after the cutoff (int_events__batch_window);
+    - the events of the day before of a Dify message touched in the window (a late client
+      echo folds into them);
     - every anonymous event whose person changed: a late login or merge re-attributes it
       (only those identities are touched);
     - every out-of-session event of the persons above (their inactivity sessions are
       recomputed whole). -#}
--- depends_on: {{ ref('int_events__unioned') }}, {{ ref('stg_amplitude__events') }}
+-- depends_on: {{ ref('int_events__unioned') }}, {{ ref('int_events__batch_window') }}
 -- depends_on: {{ ref('int_identity__device_owners') }}
 -- depends_on: {{ ref('int_identity__amplitude_id_owners') }}
 {{ config(tags=['lpa_batch_scope']) }}
@@ -20,12 +19,6 @@ with
 events as (
 
     select * from {{ ref('int_events__unioned') }}
-
-),
-
-amplitude_events as (
-
-    select * from {{ ref('stg_amplitude__events') }}
 
 ),
 
@@ -58,30 +51,9 @@ prior_events as (
 
 ),
 
-bounds as (
-
-    select
-        {{ lpa_add_days('max(event_date)', -var('lookback_days')) }} as lookback_start,
-        (
-            select min({{ lpa_reporting_date('event_at') }})
-            from amplitude_events
-            where staged_at > {{ lpa_last_build_at() }}
-        ) as late_data_start
-
-    from prior_events
-
-),
-
 cutoff as (
 
-    select
-        case
-            when late_data_start is null or lookback_start <= late_data_start
-                then lookback_start
-            else late_data_start
-        end as cutoff_date
-
-    from bounds
+    select cutoff_date from {{ ref('int_events__batch_window') }}
 
 ),
 
@@ -117,11 +89,14 @@ window_events as (
 
 message_events as (
 
+    -- The day before the cutoff too: int_events__unioned folds echoes across it.
     select current_events.event_id, current_events.person_id
     from current_events
-    where current_events.message_id in (
-        select message_id from window_events where message_id is not null
-    )
+    where
+        current_events.event_date >= {{ lpa_add_days('(select cutoff_date from cutoff)', -1) }}
+        and current_events.message_id in (
+            select message_id from window_events where message_id is not null
+        )
 
 ),
 

@@ -3,7 +3,7 @@
     of identify calls in the batch window. Incremental models delete and recompute their rows
     for these persons, sessions, messages and identifiers (empty on a full build). -#}
 -- depends_on: {{ ref('int_events__changed') }}, {{ ref('fct_events') }}
--- depends_on: {{ ref('stg_amplitude__identifies') }}
+-- depends_on: {{ ref('stg_amplitude__identifies') }}, {{ ref('int_events__batch_window') }}
 {{ config(tags=['lpa_batch_scope']) }}
 
 with
@@ -75,22 +75,33 @@ identified_devices as (
         cast(null as {{ dbt.type_string() }}) as user_id,
         device_id,
         cast(null as bigint) as amplitude_id,
-        {{ lpa_reporting_date('event_at') }} as event_date
+        min({{ lpa_reporting_date('event_at') }}) as event_date
     from identifies
     where
         device_id is not null
         and {{ lpa_reporting_date('event_at') }}
-        >= (select min(cutoff_date) from changed)
+        >= (select cutoff_date from {{ ref('int_events__batch_window') }})
+    group by device_id
 
 ),
 
-final as (
+unioned as (
 
     select * from prior_versions
     union all
     select * from current_versions
     union all
     select * from identified_devices
+
+),
+
+final as (
+
+    select
+        {{ dbt.hash(dbt.concat(['event_version', "'|'", 'coalesce(event_id, device_id)'])) }}
+            as changed_key_id,
+        *
+    from unioned
 
 )
 
@@ -99,6 +110,7 @@ final as (
 final as (
 
     select
+        cast(null as {{ dbt.type_string() }}) as changed_key_id,
         cast(null as {{ dbt.type_string() }}) as event_version,
         cast(null as {{ dbt.type_string() }}) as event_id,
         cast(null as {{ dbt.type_string() }}) as person_id,

@@ -3,18 +3,28 @@
     the event property in var cross_source_match_property and the canonical event name), the
     server record is kept and takes the client's device, platform, session and properties. -#}
 {%- set match_property = var('cross_source_match_property') -%}
+-- depends_on: {{ ref('int_events__batch_window') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+    pre_hook="{{ lpa_delete_batch_events() }}"
+) }}
 
 with
 
 amplitude_events as (
 
     select * from {{ ref('stg_amplitude__events') }}
+    where {{ lpa_amplitude_in_batch() }}
 
 ),
 
 dify_events as (
 
     select * from {{ ref('int_events__dify_derived') }}
+    where {{ lpa_dify_in_batch() }}
 
 ),
 
@@ -170,7 +180,8 @@ amplitude_kept as (
         case when amplitude_named.user_rating between 1 and 5 then amplitude_named.user_rating end
             as user_rating,
         false as is_internal_traffic,
-        cast(null as {{ dbt.type_string() }}) as client_event_id
+        cast(null as {{ dbt.type_string() }}) as client_event_id,
+        amplitude_named.matched_message_id
 
     from amplitude_named
 
@@ -218,7 +229,8 @@ dify_enriched as (
         case when client_echoes.user_rating between 1 and 5 then client_echoes.user_rating end
             as user_rating,
         dify_named.is_internal_traffic,
-        client_echoes.event_id as client_event_id
+        client_echoes.event_id as client_event_id,
+        cast(null as {{ dbt.type_string() }}) as matched_message_id
 
     from dify_named
 

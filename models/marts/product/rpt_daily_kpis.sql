@@ -7,6 +7,10 @@
     starts minus span ends counts the persons in the window on each date. Linear in the
     number of person-days: no self-join of events or days. -#}
 {%- set kpis = lpa_kpis_config() -%}
+{#- Incremental: a batch rewrites the dates from its earliest changed event date minus the
+    longest look-forward (activation) and look-back (MAU) windows. -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_since('report_date', kpis.activation_days + kpis.mau_days)) }}
 
 with
 
@@ -569,3 +573,4 @@ final as (
 )
 
 select * from final
+where {{ lpa_since_batch('report_date', kpis.activation_days + kpis.mau_days) }}

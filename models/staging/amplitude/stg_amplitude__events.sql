@@ -1,5 +1,8 @@
 {#- One row per real Amplitude event: valid, first copy of its uuid, not a client retry,
     and not an identify call (those are in stg_amplitude__identifies). -#}
+{#- A view: base_amplitude__events is already a table, and each consumer reads only the
+    columns it needs (no second copy of every event to write on each build). -#}
+{{ config(materialized='view') }}
 with
 
 base_events as (

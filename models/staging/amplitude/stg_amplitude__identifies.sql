@@ -1,5 +1,8 @@
 {#- Identify calls ($identify, $groupidentify): they set user or group properties and link a
     device to a user, but are not user actions, so they stay out of the event stream. -#}
+{#- A view: base_amplitude__events is already a table, and each consumer reads only the
+    columns it needs (no second copy of every event to write on each build). -#}
+{{ config(materialized='view') }}
 with
 
 base_events as (

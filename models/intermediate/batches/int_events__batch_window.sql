@@ -1,0 +1,71 @@
+{#- The window an incremental build rebuilds (one row; none on a full build): from the last
+    event date fct_events holds minus var lookback_days, or from the earliest event date among
+    the Amplitude rows staged since the last finished build when late data reaches further
+    back, so nothing that arrived late is skipped. -#}
+-- depends_on: {{ ref('stg_amplitude__events') }}
+{{ config(tags=['lpa_batch_scope']) }}
+
+with
+
+{% if lpa_is_batch_build() %}
+
+amplitude_events as (
+
+    select * from {{ ref('stg_amplitude__events') }}
+
+),
+
+prior_events as (
+
+    -- fct_events as the last build left it.
+    select event_date from {{ lpa_prior_relation('fct_events') }}
+
+),
+
+bounds as (
+
+    select
+        {{ lpa_add_days('max(event_date)', -var('lookback_days')) }} as lookback_start,
+        (
+            select min({{ lpa_reporting_date('event_at') }})
+            from amplitude_events
+            where staged_at > {{ lpa_last_build_at() }}
+        ) as late_data_start
+
+    from prior_events
+
+),
+
+final as (
+
+    select
+        case
+            when late_data_start is null or lookback_start <= late_data_start
+                then lookback_start
+            else late_data_start
+        end as cutoff_date,
+        lookback_start,
+        late_data_start,
+        {{ lpa_last_build_at() }} as last_build_at
+
+    from bounds
+
+)
+
+{% else %}
+
+final as (
+
+    select
+        cast(null as date) as cutoff_date,
+        cast(null as date) as lookback_start,
+        cast(null as date) as late_data_start,
+        cast(null as timestamp) as last_build_at
+
+    where false
+
+)
+
+{% endif %}
+
+select * from final
