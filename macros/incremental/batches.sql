@@ -86,7 +86,7 @@
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
-        'on_schema_change': 'fail',
+        'on_schema_change': 'append_new_columns',
         'pre_hook': [
             "{{ lpa_delete_changed('" ~ column ~ "', '" ~ (key_column or column) ~ "', '"
             ~ scope ~ "') }}"
@@ -214,7 +214,7 @@
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
-        'on_schema_change': 'fail',
+        'on_schema_change': 'append_new_columns',
         'pre_hook': [
             "{{ lpa_delete_since('" ~ date_column ~ "', " ~ days_back ~ ", " ~ with_null ~ ") }}"
         ]

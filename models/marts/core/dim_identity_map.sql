@@ -7,7 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ lpa_delete_changed_identifiers() }}"
 ) }}
 

@@ -8,7 +8,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='source_row_key',
-    on_schema_change='fail'
+    on_schema_change='append_new_columns'
 ) }}
 {%- set fields = lpa_amplitude_event_fields() -%}
 {%- set dedup_days = var('amplitude_insert_id_dedup_days') -%}
