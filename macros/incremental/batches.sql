@@ -308,3 +308,39 @@
             )
     {%- endif -%}
 {%- endmacro %}
+
+{#- The persons whose funnel rows a batch rewrites: those its changed events touch, and those
+    with an attempt whose window may have closed since the last build (is_window_open is
+    judged against the end of the data, which moves). -#}
+{% macro lpa_funnel_batch_persons() -%}
+    select person_id from {{ ref('int_events__changed_keys') }}
+    where person_id is not null
+    union
+    select person_id from {{ ref('int_funnel__attempts') }}
+    where window_ends_at >= (
+        select cast(lookback_start as timestamp) from {{ ref('int_events__batch_window') }}
+    )
+{%- endmacro %}
+
+{% macro lpa_funnel_incremental_config() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': ["{{ lpa_delete_funnel_persons() }}"]
+    }) }}
+{%- endmacro %}
+
+{% macro lpa_delete_funnel_persons() -%}
+    {%- if lpa_is_batch_model() -%}
+        delete from {{ this }} where person_id in ({{ lpa_funnel_batch_persons() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro lpa_in_funnel_batch(column) -%}
+    {%- if lpa_is_batch_model() -%}
+        {{ column }} in ({{ lpa_funnel_batch_persons() }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

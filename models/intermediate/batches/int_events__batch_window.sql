@@ -9,62 +9,62 @@ with
 
 {% if lpa_is_batch_build() %}
 
-amplitude_events as (
+    amplitude_events as (
 
-    select * from {{ ref('stg_amplitude__events') }}
+        select * from {{ ref('stg_amplitude__events') }}
 
-),
+    ),
 
-prior_events as (
+    prior_events as (
 
-    -- fct_events as the last build left it.
-    select event_date from {{ lpa_prior_relation('fct_events') }}
+        -- fct_events as the last build left it.
+        select event_date from {{ lpa_prior_relation('fct_events') }}
 
-),
+    ),
 
-bounds as (
+    bounds as (
 
-    select
-        {{ lpa_add_days('max(event_date)', -var('lookback_days')) }} as lookback_start,
-        (
-            select min({{ lpa_reporting_date('event_at') }})
-            from amplitude_events
-            where staged_at > {{ lpa_last_build_at() }}
-        ) as late_data_start
+        select
+            {{ lpa_add_days('max(event_date)', -var('lookback_days')) }} as lookback_start,
+            (
+                select min({{ lpa_reporting_date('amplitude_events.event_at') }})
+                from amplitude_events
+                where amplitude_events.staged_at > {{ lpa_last_build_at() }}
+            ) as late_data_start
 
-    from prior_events
+        from prior_events
 
-),
+    ),
 
-final as (
+    final as (
 
-    select
-        case
-            when late_data_start is null or lookback_start <= late_data_start
-                then lookback_start
-            else late_data_start
-        end as cutoff_date,
-        lookback_start,
-        late_data_start,
-        {{ lpa_last_build_at() }} as last_build_at
+        select
+            case
+                when late_data_start is null or lookback_start <= late_data_start
+                    then lookback_start
+                else late_data_start
+            end as cutoff_date,
+            lookback_start,
+            late_data_start,
+            {{ lpa_last_build_at() }} as last_build_at
 
-    from bounds
+        from bounds
 
-)
+    )
 
 {% else %}
 
-final as (
+    final as (
 
-    select
-        cast(null as date) as cutoff_date,
-        cast(null as date) as lookback_start,
-        cast(null as date) as late_data_start,
-        cast(null as timestamp) as last_build_at
+        select
+            cast(null as date) as cutoff_date,
+            cast(null as date) as lookback_start,
+            cast(null as date) as late_data_start,
+            cast(null as timestamp) as last_build_at
 
-    where false
+        where false
 
-)
+    )
 
 {% endif %}
 

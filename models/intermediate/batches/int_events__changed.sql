@@ -16,180 +16,204 @@ with
 
 {% if lpa_is_batch_build() %}
 
-events as (
+    events as (
 
-    select * from {{ ref('int_events__unioned') }}
+        select * from {{ ref('int_events__unioned') }}
 
-),
+    ),
 
-device_owners as (
+    device_owners as (
 
-    select * from {{ ref('int_identity__device_owners') }}
+        select * from {{ ref('int_identity__device_owners') }}
 
-),
+    ),
 
-amplitude_id_owners as (
+    amplitude_id_owners as (
 
-    select * from {{ ref('int_identity__amplitude_id_owners') }}
+        select * from {{ ref('int_identity__amplitude_id_owners') }}
 
-),
+    ),
 
-prior_events as (
+    prior_events as (
 
-    -- fct_events as the last build left it (this model runs before fct_events).
-    select
-        event_id,
-        person_id,
-        session_key,
-        session_type,
-        user_id,
-        device_id,
-        amplitude_id,
-        message_id,
-        event_date
-    from {{ lpa_prior_relation('fct_events') }}
+        -- fct_events as the last build left it (this model runs before fct_events).
+        select
+            event_id,
+            person_id,
+            session_key,
+            session_type,
+            user_id,
+            device_id,
+            amplitude_id,
+            message_id,
+            event_date
+        from {{ lpa_prior_relation('fct_events') }}
 
-),
+    ),
 
-cutoff as (
+    cutoff as (
 
-    select cutoff_date from {{ ref('int_events__batch_window') }}
+        select cutoff_date from {{ ref('int_events__batch_window') }}
 
-),
+    ),
 
-resolved as (
+    resolved as (
 
-    {{ lpa_resolved_person_select('events', 'device_owners', 'amplitude_id_owners') }}
-    where {{ lpa_event_in_scope('in_scope.is_internal_traffic') }}
+        {{ lpa_resolved_person_select('events', 'device_owners', 'amplitude_id_owners') }}
+        where {{ lpa_event_in_scope('in_scope.is_internal_traffic') }}
 
-),
+    ),
 
-current_events as (
+    current_events as (
 
-    select
-        event_id,
-        person_id,
-        message_id,
-        {{ lpa_is_loose_event() }} as is_loose,
-        user_id is null as is_anonymous,
-        {{ lpa_reporting_date('event_at') }} as event_date
-    from resolved
+        select
+            event_id,
+            person_id,
+            message_id,
+            {{ lpa_is_loose_event() }} as is_loose,
+            user_id is null as is_anonymous,
+            {{ lpa_reporting_date('event_at') }} as event_date
+        from resolved
 
-),
+    ),
 
-window_events as (
+    window_events as (
 
-    select event_id, person_id, message_id from current_events
-    where event_date >= (select cutoff_date from cutoff)
-    union all
-    select event_id, person_id, message_id from prior_events
-    where event_date >= (select cutoff_date from cutoff)
+        select
+            event_id,
+            person_id,
+            message_id
+        from current_events
+        where event_date >= (select cutoff.cutoff_date from cutoff)
+        union all
+        select
+            event_id,
+            person_id,
+            message_id
+        from prior_events
+        where event_date >= (select cutoff.cutoff_date from cutoff)
 
-),
+    ),
 
-message_events as (
+    message_events as (
 
-    -- The day before the cutoff too: int_events__unioned folds echoes across it.
-    select current_events.event_id, current_events.person_id
-    from current_events
-    where
-        current_events.event_date >= {{ lpa_add_days('(select cutoff_date from cutoff)', -1) }}
-        and current_events.message_id in (
-            select message_id from window_events where message_id is not null
-        )
+        -- The day before the cutoff too: int_events__unioned folds echoes across it.
+        select
+            current_events.event_id,
+            current_events.person_id
+        from current_events
+        where
+            current_events.event_date
+            >= {{ lpa_add_days('(select cutoff.cutoff_date from cutoff)', -1) }}
+            and current_events.message_id in (
+                select window_events.message_id from window_events
+                where window_events.message_id is not null
+            )
 
-),
+    ),
 
-reattributed as (
+    reattributed as (
 
-    select
-        current_events.event_id,
-        current_events.person_id,
-        prior_events.person_id as prior_person_id
-    from current_events
-    inner join prior_events
-        on current_events.event_id = prior_events.event_id
-    where
-        current_events.is_anonymous
-        and current_events.person_id != prior_events.person_id
+        select
+            current_events.event_id,
+            current_events.person_id,
+            prior_events.person_id as prior_person_id
+        from current_events
+        inner join prior_events
+            on current_events.event_id = prior_events.event_id
+        where
+            current_events.is_anonymous
+            and current_events.person_id != prior_events.person_id
 
-),
+    ),
 
-seeds as (
+    seeds as (
 
-    select event_id, person_id from window_events
-    union all
-    select event_id, person_id from message_events
-    union all
-    select event_id, person_id from reattributed
-    union all
-    select event_id, prior_person_id as person_id from reattributed
+        select
+            event_id,
+            person_id
+        from window_events
+        union all
+        select
+            event_id,
+            person_id
+        from message_events
+        union all
+        select
+            event_id,
+            person_id
+        from reattributed
+        union all
+        select
+            event_id,
+            prior_person_id as person_id
+        from reattributed
 
-),
+    ),
 
-seed_persons as (
+    seed_persons as (
 
-    select distinct person_id from seeds
+        select distinct person_id from seeds
 
-),
+    ),
 
-loose_events as (
+    loose_events as (
 
-    select event_id from current_events
-    where is_loose and person_id in (select person_id from seed_persons)
-    union all
-    select event_id from prior_events
-    where session_type = 'inactivity' and person_id in (select person_id from seed_persons)
+        select event_id from current_events
+        where is_loose and person_id in (select seed_persons.person_id from seed_persons)
+        union all
+        select event_id from prior_events
+        where session_type = 'inactivity' and person_id in (select seed_persons.person_id from seed_persons)
 
-),
+    ),
 
-changed as (
+    changed as (
 
-    select event_id from seeds
-    union
-    select event_id from loose_events
+        select event_id from seeds
+        union
+        select event_id from loose_events
 
-),
+    ),
 
-final as (
+    final as (
 
-    select
-        changed.event_id,
-        prior_events.person_id as prior_person_id,
-        prior_events.session_key as prior_session_key,
-        prior_events.user_id as prior_user_id,
-        prior_events.device_id as prior_device_id,
-        prior_events.amplitude_id as prior_amplitude_id,
-        prior_events.message_id as prior_message_id,
-        prior_events.event_date as prior_event_date,
-        (select cutoff_date from cutoff) as cutoff_date
+        select
+            changed.event_id,
+            prior_events.person_id as prior_person_id,
+            prior_events.session_key as prior_session_key,
+            prior_events.user_id as prior_user_id,
+            prior_events.device_id as prior_device_id,
+            prior_events.amplitude_id as prior_amplitude_id,
+            prior_events.message_id as prior_message_id,
+            prior_events.event_date as prior_event_date,
+            (select cutoff.cutoff_date from cutoff) as cutoff_date
 
-    from changed
+        from changed
 
-    left join prior_events
-        on changed.event_id = prior_events.event_id
+        left join prior_events
+            on changed.event_id = prior_events.event_id
 
-)
+    )
 
 {% else %}
 
-final as (
+    final as (
 
-    -- A full build rewrites everything; there is no batch.
-    select
-        cast(null as {{ dbt.type_string() }}) as event_id,
-        cast(null as {{ dbt.type_string() }}) as prior_person_id,
-        cast(null as {{ dbt.type_string() }}) as prior_session_key,
-        cast(null as {{ dbt.type_string() }}) as prior_user_id,
-        cast(null as {{ dbt.type_string() }}) as prior_device_id,
-        cast(null as bigint) as prior_amplitude_id,
-        cast(null as {{ dbt.type_string() }}) as prior_message_id,
-        cast(null as date) as prior_event_date,
-        cast(null as date) as cutoff_date
+        -- A full build rewrites everything; there is no batch.
+        select
+            cast(null as {{ dbt.type_string() }}) as event_id,
+            cast(null as {{ dbt.type_string() }}) as prior_person_id,
+            cast(null as {{ dbt.type_string() }}) as prior_session_key,
+            cast(null as {{ dbt.type_string() }}) as prior_user_id,
+            cast(null as {{ dbt.type_string() }}) as prior_device_id,
+            cast(null as bigint) as prior_amplitude_id,
+            cast(null as {{ dbt.type_string() }}) as prior_message_id,
+            cast(null as date) as prior_event_date,
+            cast(null as date) as cutoff_date
 
-    where false
+        where false
 
-)
+    )
 
 {% endif %}
 

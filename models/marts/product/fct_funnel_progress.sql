@@ -4,6 +4,10 @@
     and whose window had not closed by the end of the data (the last event in fct_events) are
     flagged is_window_open: still in progress, not lost. -#}
 {%- set max_steps = lpa_funnel_max_steps() -%}
+{#- Incremental: a batch rewrites the persons lpa_funnel_batch_persons names. -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}, {{ ref('int_events__batch_window') }}
+-- depends_on: {{ ref('int_funnel__attempts') }}
+{{ config(**lpa_funnel_incremental_config()) }}
 
 with
 
@@ -12,6 +16,7 @@ with
 daily_progress as (
 
     select * from {{ ref('int_funnel__daily_progress') }}
+    where {{ lpa_in_funnel_batch('person_id') }}
 
 ),
 

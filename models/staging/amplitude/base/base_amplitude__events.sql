@@ -138,70 +138,81 @@ typed as (
 ),
 
 {% if is_incremental() -%}
-{%- set derived = ['uuid_occurrence', 'previous_attempt_received_at', 'duplicate_type'] -%}
-{%- set kept_columns = [] -%}
+    {%- set derived = ['uuid_occurrence', 'previous_attempt_received_at', 'duplicate_type'] -%}
+    {%- set kept_columns = [] -%}
 {%- for column in adapter.get_columns_in_relation(this)
     if column.name | lower not in derived -%}
-    {%- do kept_columns.append(column.name | lower) -%}
-{%- endfor %}
+        {%- do kept_columns.append(column.name | lower) -%}
+    {%- endfor %}
 
-new_pairs as (
+    new_pairs as (
 
-    -- (A null device is a partition of its own in the retry check, hence the coalesce.)
-    select distinct coalesce(device_id, '') as device_key, insert_id from typed
-    where insert_id is not null
+        -- (A null device is a partition of its own in the retry check, hence the coalesce.)
+        select distinct
+            coalesce(device_id, '') as device_key,
+            insert_id
+        from typed
+        where insert_id is not null
 
-),
+    ),
 
-kept_matches as (
+    kept_matches as (
 
-    -- Kept rows whose uuid, or device and insert_id, a new row shares.
-    select kept.* from {{ this }} as kept
-    where
-        kept.amplitude_event_id in (
-            select amplitude_event_id from typed where amplitude_event_id is not null
-        )
-        or exists (
-            select 1 from new_pairs
-            where coalesce(kept.device_id, '') = new_pairs.device_key
-                and kept.insert_id = new_pairs.insert_id
-        )
+        -- Kept rows whose uuid, or device and insert_id, a new row shares.
+        select kept.* from {{ this }} as kept
+        where
+            kept.amplitude_event_id in (
+                select typed.amplitude_event_id from typed
+                where typed.amplitude_event_id is not null
+            )
+            or exists (
+                select 1 from new_pairs
+                where
+                    coalesce(kept.device_id, '') = new_pairs.device_key
+                    and kept.insert_id = new_pairs.insert_id
+            )
 
-),
+    ),
 
-kept_pairs as (
+    kept_pairs as (
 
-    select distinct coalesce(device_id, '') as device_key, insert_id from kept_matches
-    where insert_id is not null
+        select distinct
+            coalesce(device_id, '') as device_key,
+            insert_id
+        from kept_matches
+        where insert_id is not null
 
-),
+    ),
 
-candidates as (
+    candidates as (
 
-    select * from typed
-    union all
-    select
+        select * from typed
+        union all
+        select
         {%- for column in kept_columns %}
-        {% if column == 'staged_at' %}{{ lpa_build_started_at() }} as staged_at
-        {%- else %}kept.{{ column }}{% endif %}{{ "," if not loop.last }}
+                {% if column == 'staged_at' %}{{ lpa_build_started_at() }} as staged_at
+                {%- else %}kept.{{ column }}{% endif %}{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ this }} as kept
-    where
-        kept.amplitude_event_id in (select amplitude_event_id from kept_matches)
-        or exists (
-            select 1 from kept_pairs
-            where coalesce(kept.device_id, '') = kept_pairs.device_key
-                and kept.insert_id = kept_pairs.insert_id
-        )
+        from {{ this }} as kept
+        where
+            kept.amplitude_event_id in (
+                select kept_matches.amplitude_event_id from kept_matches
+            )
+            or exists (
+                select 1 from kept_pairs
+                where
+                    coalesce(kept.device_id, '') = kept_pairs.device_key
+                    and kept.insert_id = kept_pairs.insert_id
+            )
 
-),
+    ),
 {%- else %}
 
-candidates as (
+    candidates as (
 
-    select * from typed
+        select * from typed
 
-),
+    ),
 {%- endif %}
 
 uuid_ranked as (
