@@ -131,7 +131,7 @@ def _bin(name: str) -> str:
 def engine_settings() -> dict[str, str]:
     """What the profile gives DuckDB (profiles.example.yml reads these variables)."""
     return {
-        "memory_limit": os.environ.get("LPA_DUCKDB_MEMORY_LIMIT", "4GB"),
+        "memory_limit": os.environ.get("LPA_DUCKDB_MEMORY_LIMIT", "3.5GB"),
         "threads": os.environ.get("LPA_THREADS", "2"),
     }
 
@@ -781,6 +781,7 @@ def run_bench(
             "dbt_elapsed_s": round(float(second_results.get("elapsed_time", 0.0)), 3),
             "sum_model_s": round(sum(node_times(second_results).values()), 3),
             "peak_rss_gib": round(second.peak_rss_bytes / GIB, 3),
+            "model_times": dict(sorted(node_times(second_results).items(), key=lambda kv: -kv[1])),
             "incremental_models": incremental_models,
             "note": (
                 "incremental models: not implemented yet (every model is a table), so the "

@@ -1,5 +1,5 @@
-{#- Every attempt at every configured funnel (var funnels) and how far it got, in one pass
-    over each person's ordered funnel events (stacked window functions, no self-joins).
+{#- Every attempt at every configured funnel (var funnels) and how far it got, from window
+    functions over each person's time-ordered funnel events (no self-joins).
     - An attempt starts at a step-1 event (any step for any_order) whose reporting date is in
       var funnel_date_range; its conversion window runs from that event's time to
       window_seconds later, inclusive.
@@ -12,11 +12,24 @@
     - hold_constant: steps must share the value of that fct_events column.
     "Next occurrence" windows run in descending time with a range frame ending at the
     current row, which is linear on both engines (a forward `1 following` frame is quadratic
-    on PostgreSQL). -#}
+    on PostgreSQL). Every window sorts its input, so each one gets only the rows and columns
+    it needs (see the this_order levels). Incremental: a batch recomputes the persons its
+    changed events touch (an attempt is one person's). -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_by('person_id')) }}
 {%- set funnels = lpa_funnels() -%}
 {%- set max_steps = lpa_funnel_max_steps() -%}
 {%- set date_range = var('funnel_date_range', {}) or {} -%}
 {%- set person_columns = lpa_funnel_person_columns() -%}
+{#- Attempts start on reporting dates inside var funnel_date_range. -#}
+{%- set date_conditions = [] -%}
+{%- if date_range.get('start') -%}
+    {%- do date_conditions.append("event_date >= cast('" ~ date_range.start ~ "' as date)") -%}
+{%- endif -%}
+{%- if date_range.get('end') -%}
+    {%- do date_conditions.append("event_date <= cast('" ~ date_range.end ~ "' as date)") -%}
+{%- endif -%}
+{%- set date_filter = date_conditions | join(' and ') -%}
 
 with
 
@@ -25,6 +38,7 @@ with
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ lpa_in_batch('person_id') }}
 
 ),
 
@@ -32,6 +46,7 @@ events as (
 persons as (
 
     select * from {{ ref('dim_persons') }}
+    where {{ lpa_in_batch('person_id') }}
 
 ),
 {% endif %}
@@ -94,13 +109,88 @@ persons as (
 ),
 
 {% if funnel.order == 'this_order' %}
-{#- Level s holds, for every row, the greedy chain that starts at the earliest step-s event
-    at or after it: chain_s_k = when that chain reaches step k. -#}
+{#- Level s (s = n down to 2) gives every step-(s-1) event the greedy chain that starts at
+    the earliest step-s event at or after it: chain_s_k = when that chain reaches step k
+    (chains only move later with a later start, so a min over the step-s events at or after
+    the row is that earliest event's chain). A level windows only the rows it needs: the
+    step-s events, carrying the chains level s + 1 gave them, the step-(s-1) events and the
+    exclusion events of exclusions that start at step s-1 (next_exclusion_i). The step-1
+    events (attempt starts, already cut to funnel_date_range) are sorted once, at level 2,
+    instead of once per step with every funnel event. -#}
+{%- set base_columns = ['person_id', 'event_id', 'event_date', 'hold_value', 'breakdown_value',
+                        'event_at'] -%}
+{%- for k in range(1, n + 1) -%}
+    {%- do base_columns.append('is_step_' ~ k) -%}
+{%- endfor -%}
+{%- for exclusion in funnel.exclusions -%}
+    {%- do base_columns.append('is_exclusion_' ~ loop.index) -%}
+{%- endfor -%}
 {%- for s in range(n, 1, -1) %}
+{#- Columns a level's sources (step-s rows) carry in from level s + 1. -#}
+{%- set carried = [] -%}
+{%- if s < n -%}
+    {%- for k in range(s + 1, n + 1) -%}
+        {%- do carried.append('chain_' ~ (s + 1) ~ '_' ~ k) -%}
+    {%- endfor -%}
+    {%- for exclusion in funnel.exclusions -%}
+        {%- if exclusion.from_step == s -%}
+            {%- do carried.append('next_exclusion_' ~ loop.index) -%}
+        {%- elif exclusion.from_step > s -%}
+            {%- do carried.append('exclusion_' ~ (s + 1) ~ '_' ~ loop.index) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set exclusion_starts = [] -%}
+{%- for exclusion in funnel.exclusions -%}
+    {%- if exclusion.from_step == s - 1 -%}
+        {%- do exclusion_starts.append(loop.index) -%}
+    {%- endif -%}
+{%- endfor %}
+{{ f }}_level_{{ s }}_rows as (
+
+    {% if s < n -%}
+    select
+        {{ (base_columns + carried) | join(',\n        ') }}
+
+    from {{ f }}_level_{{ s + 1 }}
+
+    where is_step_{{ s }} = 1
+
+    union all
+
+    {% endif -%}
+    select
+        {{ base_columns | join(',\n        ') }}
+        {%- for column in carried %},
+        cast(null as {{ dbt.type_timestamp() }}) as {{ column }}
+        {%- endfor %}
+
+    from {{ f }}_rows
+
+    where
+        (
+            {%- if s == 2 and date_filter %}
+            (is_step_1 = 1 and {{ date_filter }})
+            {%- else %}
+            is_step_{{ s - 1 }} = 1
+            {%- endif %}
+            {%- if s == n %}
+            or is_step_{{ s }} = 1
+            {%- endif %}
+            {%- for i in exclusion_starts %}
+            or is_exclusion_{{ i }} = 1
+            {%- endfor %}
+        )
+        {%- if s < n %}
+        and is_step_{{ s }} = 0
+        {%- endif %}
+
+),
+
 {{ f }}_level_{{ s }} as (
 
     select
-        *,
+        {{ base_columns | join(',\n        ') }},
         min(case when is_step_{{ s }} = 1 then event_at end) {{ next_window }}
             as chain_{{ s }}_{{ s }},
         {%- for k in range(s + 1, n + 1) %}
@@ -108,11 +198,10 @@ persons as (
             as chain_{{ s }}_{{ k }},
         {%- endfor %}
         {%- for exclusion in funnel.exclusions %}
-        {%- if s == n %}
+        {%- if exclusion.from_step == s - 1 %}
         min(case when is_exclusion_{{ loop.index }} = 1 then event_at end) {{ next_window }}
             as next_exclusion_{{ loop.index }},
-        {%- endif %}
-        {%- if exclusion.from_step == s %}
+        {%- elif exclusion.from_step == s %}
         min(case when is_step_{{ s }} = 1 then next_exclusion_{{ loop.index }} end) {{ next_window }}
             as exclusion_{{ s }}_{{ loop.index }},
         {%- elif exclusion.from_step > s %}
@@ -122,7 +211,7 @@ persons as (
         {%- endfor %}
         1 as level_{{ s }}_done
 
-    from {{ f ~ '_level_' ~ (s + 1) if s < n else f ~ '_rows' }}
+    from {{ f }}_level_{{ s }}_rows
 
 ),
 
@@ -262,11 +351,8 @@ persons as (
 
     where
         is_attempt_start
-        {%- if date_range.get('start') %}
-        and event_date >= cast('{{ date_range.start }}' as date)
-        {%- endif %}
-        {%- if date_range.get('end') %}
-        and event_date <= cast('{{ date_range.end }}' as date)
+        {%- if date_filter %}
+        and {{ date_filter }}
         {%- endif %}
 
 ),

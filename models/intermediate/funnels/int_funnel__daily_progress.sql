@@ -1,6 +1,13 @@
 {#- Per funnel, person and entry date: that day's best attempt (furthest, then earliest), for
-    the daily funnel trend. -#}
+    the daily funnel trend. The best attempt is found with aggregates and one join rather than
+    by ranking every attempt of the day (a sort of all attempts with all their columns): the
+    furthest step of the day, the earliest start among the attempts that reached it, then the
+    smallest attempt_event_id among the attempts that started at that instant. -#}
 {%- set max_steps = lpa_funnel_max_steps() -%}
+{#- Incremental: a batch rewrites the persons lpa_funnel_batch_persons names (those its
+    changed events touch, and those whose window may have closed since). -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}, {{ ref('int_events__batch_window') }}
+{{ config(**lpa_funnel_incremental_config()) }}
 
 with
 
@@ -9,6 +16,7 @@ with
 attempts as (
 
     select * from {{ ref('int_funnel__attempts') }}
+    where {{ lpa_in_funnel_batch('person_id') }}
 
 ),
 
@@ -24,16 +32,67 @@ data_end as (
 
 ),
 
-ranked as (
+-- earliest start of each funnel, person, entry date and furthest step
+day_steps as (
+
+    select
+        funnel_name,
+        person_id,
+        attempt_date,
+        furthest_step,
+        min(attempt_started_at) as first_started_at
+
+    from attempts
+
+    group by 1, 2, 3, 4
+
+),
+
+day_best as (
 
     select
         *,
         row_number() over (
             partition by funnel_name, person_id, attempt_date
-            order by furthest_step desc, attempt_started_at asc, attempt_event_id asc
+            order by furthest_step desc
+        ) as step_rank
+
+    from day_steps
+
+),
+
+ranked as (
+
+    select
+        attempts.*,
+        row_number() over (
+            partition by attempts.funnel_name, attempts.person_id, attempts.attempt_date
+            order by attempts.attempt_event_id asc
         ) as attempt_rank
 
     from attempts
+
+    inner join day_best
+        on
+            attempts.funnel_name = day_best.funnel_name
+            and attempts.person_id = day_best.person_id
+            and attempts.attempt_date = day_best.attempt_date
+            and attempts.furthest_step = day_best.furthest_step
+            and attempts.attempt_started_at = day_best.first_started_at
+            and day_best.step_rank = 1
+
+),
+
+best as (
+
+    -- (a scalar subquery: PostgreSQL computes it once, where a cross join may rescan it)
+    select
+        *,
+        (select data_end.data_ends_at from data_end) as data_ends_at
+
+    from ranked
+
+    where attempt_rank = 1
 
 ),
 
@@ -41,34 +100,30 @@ final as (
 
     select
         {{ dbt.hash(dbt.concat([
-            'ranked.funnel_name', "'|'", 'ranked.person_id', "'|'",
-            dbt.cast('ranked.attempt_date', dbt.type_string())
+            'best.funnel_name', "'|'", 'best.person_id', "'|'",
+            dbt.cast('best.attempt_date', dbt.type_string())
         ])) }} as daily_progress_id,
-        ranked.funnel_name,
-        ranked.person_id,
-        ranked.attempt_event_id,
-        ranked.funnel_order,
-        ranked.breakdown_value,
-        ranked.hold_value,
-        ranked.step_count,
-        ranked.window_seconds,
-        ranked.furthest_step,
-        ranked.furthest_step < ranked.step_count
-        and ranked.window_ends_at > data_end.data_ends_at as is_window_open,
-        ranked.attempt_date as entry_date,
-        ranked.attempt_started_at,
-        ranked.window_ends_at,
-        data_end.data_ends_at,
+        best.funnel_name,
+        best.person_id,
+        best.attempt_event_id,
+        best.funnel_order,
+        best.breakdown_value,
+        best.hold_value,
+        best.step_count,
+        best.window_seconds,
+        best.furthest_step,
+        best.furthest_step < best.step_count
+        and best.window_ends_at > best.data_ends_at as is_window_open,
+        best.attempt_date as entry_date,
+        best.attempt_started_at,
+        best.window_ends_at,
+        best.data_ends_at,
     {%- for k in range(1, max_steps + 1) %}
-        ranked.step_{{ k }}_at{{ "," if not loop.last }}
+        best.step_{{ k }}_at{{ "," if not loop.last }}
     
 {%- endfor %}
 
-    from ranked
-
-    cross join data_end
-
-    where ranked.attempt_rank = 1
+    from best
 
 )
 
