@@ -175,7 +175,7 @@ def _discover(raw_dir: Path) -> tuple[list[_RawFile], list[str], list[str]]:
 
 
 @contextmanager
-def _csv_field_limit() -> Iterator[None]:
+def csv_field_limit() -> Iterator[None]:
     # JSON columns (workflow graphs, message metadata) exceed csv's 128 KiB default.
     old = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)
@@ -189,7 +189,7 @@ def _read_header(f: _RawFile) -> None:
     """Check the CSV header equals the contract column list exactly."""
     expected = list(DIFY_COLUMNS[f.dify_table or ""])
     try:
-        with open(f.path, encoding="utf-8", newline="") as handle, _csv_field_limit():
+        with open(f.path, encoding="utf-8", newline="") as handle, csv_field_limit():
             header = next(csv.reader(handle), [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise LoadError(f"{f.name}: cannot read the CSV header: {exc}") from exc
@@ -323,7 +323,7 @@ def _dify_rows_and_checksum(f: _RawFile) -> tuple[int, int]:
     rows = 0
     checksum = 0
     # newline='': the csv module sees the raw line ends (quoted fields may hold \r and \n).
-    with open(f.path, encoding="utf-8", newline="") as handle, _csv_field_limit():
+    with open(f.path, encoding="utf-8", newline="") as handle, csv_field_limit():
         reader = csv.reader(handle)
         try:
             next(reader, None)  # header, checked by _read_header

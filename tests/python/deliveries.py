@@ -35,9 +35,10 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from llm_product_analytics.load import csv_field_limit
 
 AMPLITUDE_SUFFIX = ".json.gz"
 MERGE_IDS_DIR = "merge_ids"
@@ -142,17 +143,6 @@ def merge_time(line: bytes) -> dt.datetime | None:
     return parse_epoch_ms(value)
 
 
-@contextmanager
-def _csv_field_limit() -> Iterator[None]:
-    # JSON columns (workflow graphs, message metadata) exceed csv's 128 KiB default.
-    old = csv.field_size_limit()
-    csv.field_size_limit(2**31 - 1)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(old)
-
-
 def csv_records(text: str) -> tuple[str, list[tuple[str, list[str]]]]:
     """The header text and every record as (its exact text, its fields as csv reads them).
 
@@ -169,7 +159,7 @@ def csv_records(text: str) -> tuple[str, list[tuple[str, list[str]]]]:
             yield line
 
     records: list[tuple[str, list[str]]] = []
-    with _csv_field_limit():
+    with csv_field_limit():
         reader = csv.reader(lines())
         header_fields = next(reader, None)
         header = "".join(consumed)
@@ -242,7 +232,7 @@ def plan_deliveries(raw_dir: Path, n: int = 4) -> DeliveryPlan:
         rel = path.relative_to(raw_dir).as_posix()
         with open(path, encoding="utf-8", newline="") as handle:
             header, records = csv_records(handle.read())
-        with _csv_field_limit():
+        with csv_field_limit():
             columns = next(csv.reader([header]))
         at = columns.index("created_at") if "created_at" in columns else None
         deliveries = tuple(
