@@ -16,10 +16,11 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 .PHONY: demo test test-suite lint venv profile clean metrics bench
 
 ## make demo: sample data -> dbt build on DuckDB -> static dbt docs -> headline numbers and
-## the HTML report (target/report/report.html, CSVs in target/report/csv).
+## the HTML report (target/report/report.html, CSVs in target/report/csv). The sample is
+## regenerated in place each time, so the build is a full refresh, not an incremental batch.
 demo: venv profile
 	$(BIN)/lpa generate --out $(RAW) --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(SEED)
-	$(BIN)/dbt build --target duckdb --vars '{raw_data_path: $(RAW)}'
+	$(BIN)/dbt build --full-refresh --target duckdb --vars '{raw_data_path: $(RAW)}'
 	$(BIN)/dbt docs generate --static --target duckdb --vars '{raw_data_path: $(RAW)}'
 	$(BIN)/python -m llm_product_analytics.summary --duckdb data/warehouse.duckdb
 	$(BIN)/lpa report --target duckdb --duckdb-path data/warehouse.duckdb --out target/report
