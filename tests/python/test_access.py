@@ -202,12 +202,20 @@ def test_duckdb_marts_hold_no_pii(duckdb_build, pii_raw) -> None:
 
 
 def test_duckdb_keep_pii_keeps_clear_values(duckdb_build, pii_raw, tmp_path) -> None:
-    """The opt-in: the same marts rebuilt with keep_pii hold the planted values in clear."""
+    """The opt-in: the same marts rebuilt with keep_pii hold the planted values in clear
+    (a var that changes history needs a full refresh of the incremental models)."""
     path, _ = duckdb_build
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(path, copy)
     run_dbt(
-        ["run", "--select", "fct_events", "fct_llm_messages", "fct_workflow_runs"],
+        [
+            "run",
+            "--full-refresh",
+            "--select",
+            "fct_events",
+            "fct_llm_messages",
+            "fct_workflow_runs",
+        ],
         target="duckdb",
         raw_path=pii_raw[0],
         work_dir=tmp_path,
@@ -347,13 +355,14 @@ def test_postgres_bi_user_reads_marts_only(pg_access) -> None:
 
 def test_postgres_grants_survive_a_rebuild(pg_access, pii_raw) -> None:
     """dbt re-creates a table on every run; its grant comes back with it (and the role that
-    already exists is no error)."""
+    already exists is no error). An incremental model (rpt_daily_kpis) keeps its table and
+    its grant."""
     params, bi, role, work = pg_access
     before = query_postgres(
-        params, "select oid from pg_catalog.pg_class where relname = 'rpt_daily_kpis'"
+        params, "select oid from pg_catalog.pg_class where relname = 'rpt_retention'"
     )
     run_dbt(
-        ["run", "--select", "rpt_daily_kpis", "stg_dify__apps"],
+        ["run", "--select", "rpt_retention", "rpt_daily_kpis", "stg_dify__apps"],
         target="postgres",
         raw_path=pii_raw[0],
         work_dir=work,
@@ -361,7 +370,7 @@ def test_postgres_grants_survive_a_rebuild(pg_access, pii_raw) -> None:
         extra_vars={"bi_reader_role": role},
     )
     after = query_postgres(
-        params, "select oid from pg_catalog.pg_class where relname = 'rpt_daily_kpis'"
+        params, "select oid from pg_catalog.pg_class where relname = 'rpt_retention'"
     )
     assert before != after  # really a new table
     _assert_access(params, bi)
