@@ -128,7 +128,13 @@ def postgres_warehouse(
 # ---------------------------------------------------------------- reading tables back
 
 
+# The log of finished builds (on-run-end, not a model): its times differ between any two
+# warehouses by design.
+BUILD_LOG_TABLE = "lpa_build_log"
+
+
 def duckdb_tables(path: Path, schema: str) -> list[str]:
+    """The schema's models (build bookkeeping left out)."""
     con = duckdb.connect(str(path))
     try:
         rows = con.execute(
@@ -138,7 +144,7 @@ def duckdb_tables(path: Path, schema: str) -> list[str]:
         ).fetchall()
     finally:
         con.close()
-    return [r[0] for r in rows]
+    return [r[0] for r in rows if r[0] != BUILD_LOG_TABLE]
 
 
 def query_duckdb(path: Path, sql: str) -> list[dict]:
@@ -174,8 +180,9 @@ def query_postgres(params: dict[str, str], sql: str) -> list[dict]:
 
 # ---------------------------------------------------------------- comparing adapters
 
-# Differs between warehouses by design (file mtime on DuckDB, load time on PostgreSQL).
-ADAPTER_SPECIFIC_COLUMNS = {"loaded_at"}
+# Differs between warehouses by design: file mtime on DuckDB, load time on PostgreSQL; the
+# start of the build that staged the row.
+ADAPTER_SPECIFIC_COLUMNS = {"loaded_at", "staged_at"}
 # JSON rendered as text by each engine's own serialiser: compare parsed.
 JSON_TEXT_COLUMNS = {"raw_record", "rejected_record", "properties"}
 
