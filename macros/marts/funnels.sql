@@ -177,7 +177,10 @@ person_steps as (
         {%- if by_date %}
         grouped.entry_date,
         grouped.window_ends_at,
-        grouped.data_ends_at,
+        -- The end of the data (not stored per row upstream: it moves with every batch).
+        (
+            select max(fct_events.event_at) from {{ ref('fct_events') }} as fct_events
+        ) as data_ends_at,
         {%- endif %}
         grouped.furthest_step >= steps.step_index as is_reached,
         grouped.furthest_step >= steps.step_index - 1

@@ -117,7 +117,6 @@ final as (
         best.attempt_date as entry_date,
         best.attempt_started_at,
         best.window_ends_at,
-        best.data_ends_at,
     {%- for k in range(1, max_steps + 1) %}
         best.step_{{ k }}_at{{ "," if not loop.last }}
     
