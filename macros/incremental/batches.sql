@@ -83,23 +83,25 @@
     `column` is one of the batch's changed keys (`scope`.`key_column`; default scope
     int_events__changed_keys). -#}
 {% macro lpa_incremental_by(column, key_column=none, scope='int_events__changed_keys') -%}
+    {{ return(lpa_incremental_config(
+        "lpa_in_batch('" ~ column ~ "', '" ~ (key_column or column) ~ "', '" ~ scope ~ "')"
+    )) }}
+{%- endmacro %}
+
+{#- The config every incremental model shares: append after a pre-hook that deletes, in a
+    batch, the rows the filter `batch_filter` (a macro call, rendered at run time) selects. -#}
+{% macro lpa_incremental_config(batch_filter) -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'append_new_columns',
-        'pre_hook': [
-            "{{ lpa_delete_changed('" ~ column ~ "', '" ~ (key_column or column) ~ "', '"
-            ~ scope ~ "') }}"
-        ]
+        'pre_hook': ["{{ lpa_delete_batch_rows(" ~ batch_filter ~ ") }}"]
     }) }}
 {%- endmacro %}
 
-{% macro lpa_delete_changed(column, key_column, scope) -%}
+{% macro lpa_delete_batch_rows(batch_filter) -%}
     {%- if lpa_is_batch_model() -%}
-        delete from {{ this }} where {{ column }} in (
-            select {{ key_column }} from {{ ref(scope) }}
-            where {{ key_column }} is not null
-        )
+        delete from {{ this }} where {{ batch_filter }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -211,14 +213,9 @@
     move a row: look-forward windows such as activation) and, with `with_null`, the rows
     without a date (pooled rows). Each row still reads all the data it needs. -#}
 {% macro lpa_incremental_since(date_column, days_back, with_null=false) -%}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'append',
-        'on_schema_change': 'append_new_columns',
-        'pre_hook': [
-            "{{ lpa_delete_since('" ~ date_column ~ "', " ~ days_back ~ ", " ~ with_null ~ ") }}"
-        ]
-    }) }}
+    {{ return(lpa_incremental_config(
+        "lpa_since_batch('" ~ date_column ~ "', " ~ days_back ~ ", " ~ with_null ~ ")"
+    )) }}
 {%- endmacro %}
 
 {% macro lpa_batch_start_date(days_back) -%}
@@ -226,14 +223,6 @@
         select {{ lpa_add_days('min(event_date)', -days_back) }}
         from {{ ref('int_events__changed_keys') }}
     )
-{%- endmacro %}
-
-{% macro lpa_delete_since(date_column, days_back, with_null) -%}
-    {%- if lpa_is_batch_model() -%}
-        delete from {{ this }}
-        where {{ date_column }} >= {{ lpa_batch_start_date(days_back) }}
-        {%- if with_null %} or {{ date_column }} is null{% endif %}
-    {%- endif -%}
 {%- endmacro %}
 
 {% macro lpa_since_batch(date_column, days_back, with_null=false) -%}
@@ -323,18 +312,7 @@
 {%- endmacro %}
 
 {% macro lpa_funnel_incremental_config() -%}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'append',
-        'on_schema_change': 'append_new_columns',
-        'pre_hook': ["{{ lpa_delete_funnel_persons() }}"]
-    }) }}
-{%- endmacro %}
-
-{% macro lpa_delete_funnel_persons() -%}
-    {%- if lpa_is_batch_model() -%}
-        delete from {{ this }} where person_id in ({{ lpa_funnel_batch_persons() }})
-    {%- endif -%}
+    {{ return(lpa_incremental_config("lpa_in_funnel_batch('person_id')")) }}
 {%- endmacro %}
 
 {% macro lpa_in_funnel_batch(column) -%}
