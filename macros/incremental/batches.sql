@@ -239,27 +239,48 @@
     event are folded together across the cutoff (echoes are seconds from their server event;
     looking further back for one would cost a pass over all history). -#}
 {% macro lpa_batch_cutoff() -%}
-    (select cutoff_date from {{ ref('int_events__batch_window') }})
+    {#- A literal once the window is built (it is, before any model that filters on it):
+        a constant the engines can compare column values with directly. -#}
+    {%- set window = ref('int_events__batch_window') -%}
+    {%- set cutoff = none -%}
+    {%- if lpa_is_batch_build() and load_relation(window) is not none -%}
+        {%- set cutoff = run_query('select max(cutoff_date) from ' ~ window).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if cutoff is not none -%}
+        cast('{{ cutoff }}' as date)
+    {%- else -%}
+        (select cutoff_date from {{ window }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Is the event's reporting date on or after the cutoff minus `days_before`? The first test
+    is on event_at itself (a day earlier than any time zone's start of that date) and lets
+    the engine skip old rows before converting time zones. -#}
+{% macro lpa_on_or_after_cutoff(days_before=0) -%}
+    (
+        event_at >= cast({{ lpa_add_days(lpa_batch_cutoff(), -(days_before + 1)) }} as {{ dbt.type_timestamp() }})
+        and {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -days_before) }}
+    )
 {%- endmacro %}
 
 {% macro lpa_batch_message_ids() -%}
     {%- set match = lpa_json_field_text('event_properties', var('cross_source_match_property')) -%}
     select message_id from {{ ref('int_events__dify_derived') }}
     where message_id is not null
-        and {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+        and {{ lpa_on_or_after_cutoff() }}
     union
     select {{ match }} from {{ ref('stg_amplitude__events') }}
     where {{ match }} is not null
-        and {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+        and {{ lpa_on_or_after_cutoff() }}
 {%- endmacro %}
 
 {% macro lpa_amplitude_in_batch() -%}
     {%- if lpa_is_batch_model() -%}
         {%- set match = lpa_json_field_text('event_properties', var('cross_source_match_property')) -%}
         (
-            {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+            {{ lpa_on_or_after_cutoff() }}
             or (
-                {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -1) }}
+                {{ lpa_on_or_after_cutoff(1) }}
                 and {{ match }} in ({{ lpa_batch_message_ids() }})
             )
         )
@@ -271,9 +292,9 @@
 {% macro lpa_dify_in_batch() -%}
     {%- if lpa_is_batch_model() -%}
         (
-            {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+            {{ lpa_on_or_after_cutoff() }}
             or (
-                {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -1) }}
+                {{ lpa_on_or_after_cutoff(1) }}
                 and message_id in ({{ lpa_batch_message_ids() }})
             )
         )
@@ -287,9 +308,9 @@
 {% macro lpa_delete_batch_events() -%}
     {%- if lpa_is_batch_model() -%}
         delete from {{ this }}
-        where {{ lpa_reporting_date('event_at') }} >= {{ lpa_batch_cutoff() }}
+        where {{ lpa_on_or_after_cutoff() }}
             or (
-                {{ lpa_reporting_date('event_at') }} >= {{ lpa_add_days(lpa_batch_cutoff(), -1) }}
+                {{ lpa_on_or_after_cutoff(1) }}
                 and (
                     message_id in ({{ lpa_batch_message_ids() }})
                     or matched_message_id in ({{ lpa_batch_message_ids() }})

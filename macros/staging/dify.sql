@@ -64,6 +64,7 @@
         end as rejected_record,
         {{ relation_alias }}._file_name as source_file_name,
         {{ relation_alias }}._loaded_at as loaded_at,
+        {{ lpa_build_started_at() }} as staged_at,
         {{ lpa_dify_row_key(table, relation_alias) }} as source_row_key
 {%- endmacro %}
 

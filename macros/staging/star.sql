@@ -25,7 +25,7 @@
 {#- The valid, de-duplicated rows of a base model, without the quarantine columns. -#}
 {% macro lpa_staged_rows(base_relation) -%}
     select
-        {{ lpa_star(base_relation, except=lpa_quarantine_columns()) }}
+        {{ lpa_star(base_relation, except=lpa_quarantine_columns() + ['staged_at']) }}
 
     from {{ base_relation }}
 

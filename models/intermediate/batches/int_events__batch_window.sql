@@ -1,8 +1,11 @@
 {#- The window an incremental build rebuilds (one row; none on a full build): from the last
     event date fct_events holds minus var lookback_days, or from the earliest event date among
     the Amplitude rows staged since the last finished build when late data reaches further
-    back, so nothing that arrived late is skipped. -#}
--- depends_on: {{ ref('stg_amplitude__events') }}
+    back, so nothing that arrived late is skipped. Dify rows (re)staged since then count with
+    their created_at, which no event of theirs precedes (a flipped feedback's old event is
+    dated at its earlier updated_at). -#}
+-- depends_on: {{ ref('stg_amplitude__events') }}, {{ ref('base_dify__messages') }}
+-- depends_on: {{ ref('base_dify__message_feedbacks') }}, {{ ref('base_dify__workflow_runs') }}
 {{ config(tags=['lpa_batch_scope']) }}
 
 with
@@ -12,6 +15,19 @@ with
     amplitude_events as (
 
         select * from {{ ref('stg_amplitude__events') }}
+
+    ),
+
+    dify_rows as (
+
+        -- The Dify tables events are made of (conversations and end users add attributes).
+        {%- for table in ['messages', 'message_feedbacks', 'workflow_runs'] %}
+        select created_at from {{ ref('base_dify__' ~ table) }}
+        where staged_at > {{ lpa_last_build_at() }}
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
+        {%- endfor %}
 
     ),
 
@@ -30,9 +46,27 @@ with
                 select min({{ lpa_reporting_date('amplitude_events.event_at') }})
                 from amplitude_events
                 where amplitude_events.staged_at > {{ lpa_last_build_at() }}
-            ) as late_data_start
+            ) as late_amplitude_start,
+            (
+                select min({{ lpa_reporting_date('dify_rows.created_at') }})
+                from dify_rows
+            ) as late_dify_start
 
         from prior_events
+
+    ),
+
+    late as (
+
+        select
+            lookback_start,
+            case
+                when late_dify_start is null or late_amplitude_start <= late_dify_start
+                    then coalesce(late_amplitude_start, late_dify_start)
+                else late_dify_start
+            end as late_data_start
+
+        from bounds
 
     ),
 
@@ -48,7 +82,7 @@ with
             late_data_start,
             {{ lpa_last_build_at() }} as last_build_at
 
-        from bounds
+        from late
 
     )
 

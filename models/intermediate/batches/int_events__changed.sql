@@ -16,9 +16,21 @@ with
 
 {% if lpa_is_batch_build() %}
 
+    cutoff as (
+
+        select cutoff_date from {{ ref('int_events__batch_window') }}
+
+    ),
+
     events as (
 
+        -- Only events whose person can have changed: the window (and the day before, for
+        -- echoes) and anonymous ones (a late login). An identified event outside the window
+        -- keeps its person, so it is not resolved again.
         select * from {{ ref('int_events__unioned') }}
+        where
+            user_id is null
+            or {{ lpa_on_or_after_cutoff(1) }}
 
     ),
 
@@ -34,9 +46,10 @@ with
 
     ),
 
-    prior_events as (
+    prior_events as not materialized (
 
-        -- fct_events as the last build left it (this model runs before fct_events).
+        -- fct_events as the last build left it (this model runs before fct_events). Each
+        -- use below filters it on its own, so no consumer scans every column of it.
         select
             event_id,
             person_id,
@@ -48,12 +61,6 @@ with
             message_id,
             event_date
         from {{ lpa_prior_relation('fct_events') }}
-
-    ),
-
-    cutoff as (
-
-        select cutoff_date from {{ ref('int_events__batch_window') }}
 
     ),
 
@@ -123,6 +130,7 @@ with
             on current_events.event_id = prior_events.event_id
         where
             current_events.is_anonymous
+            and prior_events.user_id is null
             and current_events.person_id != prior_events.person_id
 
     ),

@@ -1,3 +1,5 @@
+{#- A view: base_dify__message_feedbacks is already a table (incremental); no second copy to write. -#}
+{{ config(materialized='view') }}
 with
 
 final as (

@@ -53,7 +53,7 @@ parsed as {{ lpa_materialized() }} (
 
 ),
 
-typed as (
+typed as {% if is_incremental() %}materialized {% endif %}(
 
     select
         ---------- ids
@@ -156,31 +156,60 @@ typed as (
 
     ),
 
+    kept_index as (
+
+        -- Narrow columns of the kept rows: the matches below are joins on these, never a
+        -- correlated test per kept row (which would carry every wide column along).
+        select
+            source_row_key,
+            amplitude_event_id,
+            coalesce(device_id, '') as device_key,
+            insert_id
+        from {{ this }}
+
+    ),
+
     kept_matches as (
 
         -- Kept rows whose uuid, or device and insert_id, a new row shares.
-        select kept.* from {{ this }} as kept
-        where
-            kept.amplitude_event_id in (
-                select typed.amplitude_event_id from typed
-                where typed.amplitude_event_id is not null
-            )
-            or exists (
-                select 1 from new_pairs
-                where
-                    coalesce(kept.device_id, '') = new_pairs.device_key
-                    and kept.insert_id = new_pairs.insert_id
-            )
+        select kept_index.* from kept_index
+        where kept_index.amplitude_event_id in (
+            select typed.amplitude_event_id from typed
+            where typed.amplitude_event_id is not null
+        )
+        union
+        select kept_index.* from kept_index
+        inner join new_pairs
+            on
+                kept_index.device_key = new_pairs.device_key
+                and kept_index.insert_id = new_pairs.insert_id
 
     ),
 
     kept_pairs as (
 
         select distinct
-            coalesce(device_id, '') as device_key,
+            device_key,
             insert_id
         from kept_matches
         where insert_id is not null
+
+    ),
+
+    kept_rerank as (
+
+        -- ...and the kept rows that share a uuid or a pair with those (their partitions).
+        select kept_index.source_row_key from kept_index
+        where kept_index.amplitude_event_id in (
+            select kept_matches.amplitude_event_id from kept_matches
+            where kept_matches.amplitude_event_id is not null
+        )
+        union
+        select kept_index.source_row_key from kept_index
+        inner join kept_pairs
+            on
+                kept_index.device_key = kept_pairs.device_key
+                and kept_index.insert_id = kept_pairs.insert_id
 
     ),
 
@@ -194,16 +223,7 @@ typed as (
                 {%- else %}kept.{{ column }}{% endif %}{{ "," if not loop.last }}
         {%- endfor %}
         from {{ this }} as kept
-        where
-            kept.amplitude_event_id in (
-                select kept_matches.amplitude_event_id from kept_matches
-            )
-            or exists (
-                select 1 from kept_pairs
-                where
-                    coalesce(kept.device_id, '') = kept_pairs.device_key
-                    and kept.insert_id = kept_pairs.insert_id
-            )
+        where kept.source_row_key in (select kept_rerank.source_row_key from kept_rerank)
 
     ),
 {%- else %}

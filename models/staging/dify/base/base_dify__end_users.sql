@@ -1,3 +1,4 @@
+{{ config(**lpa_dify_incremental_config('end_user_id')) }}
 {%- set end_user_type = lpa_normalise_enum('source.type') -%}
 {%- set reason -%}
     {{ lpa_first_failed_check([
@@ -12,7 +13,8 @@ with
 
 source as (
 
-    select * from {{ source('dify', 'end_users') }}
+    select * from {{ source('dify', 'end_users') }} as source
+    where {{ lpa_dify_snapshot_in_batch('end_users', 'end_user_id', ['updated_at', 'created_at']) }}
 
 ),
 

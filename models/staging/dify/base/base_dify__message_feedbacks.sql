@@ -1,3 +1,4 @@
+{{ config(**lpa_dify_incremental_config('message_feedback_id')) }}
 {%- set reason -%}
     {{ lpa_first_failed_check([
         ['invalid_id', lpa_is_uuid('source.id')],
@@ -12,7 +13,8 @@ with
 
 source as (
 
-    select * from {{ source('dify', 'message_feedbacks') }}
+    select * from {{ source('dify', 'message_feedbacks') }} as source
+    where {{ lpa_dify_snapshot_in_batch('message_feedbacks', 'message_feedback_id', ['updated_at', 'created_at']) }}
 
 ),
 

@@ -1,0 +1,55 @@
+{#- Incremental Dify base models. A Dify CSV is a whole-table snapshot, re-exported on every
+    delivery, so a batch cannot take "new files" as it does for Amplitude: it takes, from the
+    snapshot, every copy of each id that
+    - changed recently: its cursor (`cursor_columns`, coalesced; updated_at where the table
+      has one) is within var lookback_days of the newest cursor already staged,
+    - or is not staged yet (a late row, whatever its timestamps),
+    - or was quarantined for a broken reference (its parent may have arrived since);
+    rows without an id are always taken (they are rare and rejected anyway). Typing, hashing
+    and validation then run on those rows only; the staged copies of the same ids (or the
+    same row key) are replaced. A row updated upstream without moving its cursor, or deleted
+    from the snapshot, needs --full-refresh (Dify moves updated_at on every update, and the
+    reference warns that old runs vanish by retention: they are kept). -#}
+{% macro lpa_dify_incremental_config(id_column) -%}
+    {#- The key is an expression (a row without an id is replaced by its row key); both
+        adapters' delete+insert splice it into `where (<key>) in (select <key> ...)`. -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'coalesce(' ~ id_column ~ ', source_row_key)',
+        'on_schema_change': 'append_new_columns'
+    }) }}
+{%- endmacro %}
+
+{#- Filter of a Dify base model's `source` CTE (raw rows aliased `source`): true in a full
+    build, the batch's rows in an incremental one. -#}
+{% macro lpa_dify_snapshot_in_batch(table, id_column, cursor_columns) -%}
+    {%- if is_incremental() -%}
+        {%- set raw_cursor = [] -%}
+        {%- for column in cursor_columns -%}
+            {%- do raw_cursor.append(lpa_to_timestamp('changed.' ~ column)) -%}
+        {%- endfor -%}
+        {%- set staged_cursor = 'max(coalesce(' ~ cursor_columns | join(', ') ~ '))' -%}
+        (
+            source.id is null
+            or lower(source.id) in (
+                select lower(changed.id) from {{ source('dify', table) }} as changed
+                where coalesce({{ raw_cursor | join(', ') }}) >= (
+                    select {{ dbt.dateadd('day', -var('lookback_days'), staged_cursor) }}
+                    from {{ this }}
+                )
+                union
+                (
+                    select lower(changed.id) from {{ source('dify', table) }} as changed
+                    except
+                    select {{ id_column }} from {{ this }}
+                )
+                union
+                select {{ id_column }} from {{ this }}
+                where rejection_reason = 'broken_reference'
+            )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
