@@ -1,8 +1,8 @@
 {#- Incremental Dify base models. A Dify CSV is a whole-table snapshot, re-exported on every
     delivery, so a batch cannot take "new files" as it does for Amplitude: it takes, from the
     snapshot, every copy of each id that
-    - changed recently: its cursor (`cursor_columns`, coalesced; updated_at where the table
-      has one) is within var lookback_days of the newest cursor already staged,
+    - changed recently: its cursor (lpa_dify_snapshot_keys, coalesced; updated_at where the
+      table has one) is within var lookback_days of the newest cursor already staged,
     - or is not staged yet (a late row, whatever its timestamps),
     - or was quarantined for a broken reference (its parent may have arrived since);
     rows without an id are always taken (they are rare and rejected anyway). Typing, hashing
@@ -10,7 +10,20 @@
     same row key) are replaced. A row updated upstream without moving its cursor, or deleted
     from the snapshot, needs --full-refresh (Dify moves updated_at on every update, and the
     reference warns that old runs vanish by retention: they are kept). -#}
-{% macro lpa_dify_incremental_config(id_column) -%}
+{#- Per incremental table: its id column (as staged) and cursor columns (raw = staged names). -#}
+{% macro lpa_dify_snapshot_keys(table) -%}
+    {{ return({
+        'end_users': ['end_user_id', ['updated_at', 'created_at']],
+        'conversations': ['conversation_id', ['updated_at', 'created_at']],
+        'messages': ['message_id', ['updated_at', 'created_at']],
+        'message_feedbacks': ['message_feedback_id', ['updated_at', 'created_at']],
+        'workflow_runs': ['workflow_run_id', ['finished_at', 'created_at']],
+        'workflow_app_logs': ['workflow_app_log_id', ['created_at']]
+    }[table]) }}
+{%- endmacro %}
+
+{% macro lpa_dify_incremental_config(table) -%}
+    {%- set id_column = lpa_dify_snapshot_keys(table)[0] -%}
     {#- The key is an expression (a row without an id is replaced by its row key); both
         adapters' delete+insert splice it into `where (<key>) in (select <key> ...)`. -#}
     {{ return({
@@ -23,8 +36,9 @@
 
 {#- Filter of a Dify base model's `source` CTE (raw rows aliased `source`): true in a full
     build, the batch's rows in an incremental one. -#}
-{% macro lpa_dify_snapshot_in_batch(table, id_column, cursor_columns) -%}
+{% macro lpa_dify_snapshot_in_batch(table) -%}
     {%- if is_incremental() -%}
+        {%- set id_column, cursor_columns = lpa_dify_snapshot_keys(table) -%}
         {%- set raw_cursor = [] -%}
         {%- for column in cursor_columns -%}
             {%- do raw_cursor.append(lpa_to_timestamp('changed.' ~ column)) -%}

@@ -20,13 +20,14 @@ with
 
     dify_rows as (
 
-        -- The Dify tables events are made of (conversations and end users add attributes).
+        -- The valid rows of the Dify tables events are made of (conversations and end users
+        -- add attributes; a row still quarantined, re-checked on every build, makes none).
         {%- for table in ['messages', 'message_feedbacks', 'workflow_runs'] %}
-        select created_at from {{ ref('base_dify__' ~ table) }}
-        where staged_at > {{ lpa_last_build_at() }}
-        {%- if not loop.last %}
-        union all
-        {%- endif %}
+            select created_at from {{ ref('base_dify__' ~ table) }}
+            where staged_at > {{ lpa_last_build_at() }} and rejection_reason is null
+            {%- if not loop.last %}
+                union all
+            {%- endif %}
         {%- endfor %}
 
     ),

@@ -171,7 +171,9 @@ with
         where is_loose and person_id in (select seed_persons.person_id from seed_persons)
         union all
         select event_id from prior_events
-        where session_type = 'inactivity' and person_id in (select seed_persons.person_id from seed_persons)
+        where
+            session_type = 'inactivity'
+            and person_id in (select seed_persons.person_id from seed_persons)
 
     ),
 

@@ -1,4 +1,4 @@
-{#- A view: base_dify__message_feedbacks is already a table (incremental); no second copy to write. -#}
+{#- A view: base_dify__message_feedbacks is an incremental table; no second copy to write. -#}
 {{ config(materialized='view') }}
 with
 

@@ -173,10 +173,11 @@ typed as {% if is_incremental() %}materialized {% endif %}(
 
         -- Kept rows whose uuid, or device and insert_id, a new row shares.
         select kept_index.* from kept_index
-        where kept_index.amplitude_event_id in (
-            select typed.amplitude_event_id from typed
-            where typed.amplitude_event_id is not null
-        )
+        where
+            kept_index.amplitude_event_id in (
+                select typed.amplitude_event_id from typed
+                where typed.amplitude_event_id is not null
+            )
         union
         select kept_index.* from kept_index
         inner join new_pairs
@@ -200,10 +201,11 @@ typed as {% if is_incremental() %}materialized {% endif %}(
 
         -- ...and the kept rows that share a uuid or a pair with those (their partitions).
         select kept_index.source_row_key from kept_index
-        where kept_index.amplitude_event_id in (
-            select kept_matches.amplitude_event_id from kept_matches
-            where kept_matches.amplitude_event_id is not null
-        )
+        where
+            kept_index.amplitude_event_id in (
+                select kept_matches.amplitude_event_id from kept_matches
+                where kept_matches.amplitude_event_id is not null
+            )
         union
         select kept_index.source_row_key from kept_index
         inner join kept_pairs

@@ -1,4 +1,4 @@
-{{ config(**lpa_dify_incremental_config('conversation_id')) }}
+{{ config(**lpa_dify_incremental_config('conversations')) }}
 {%- set invoke_from = lpa_normalise_enum('source.invoke_from') -%}
 {%- set from_source = lpa_normalise_enum('source.from_source') -%}
 {%- set reason -%}
@@ -19,7 +19,7 @@ with
 source as (
 
     select * from {{ source('dify', 'conversations') }} as source
-    where {{ lpa_dify_snapshot_in_batch('conversations', 'conversation_id', ['updated_at', 'created_at']) }}
+    where {{ lpa_dify_snapshot_in_batch('conversations') }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(**lpa_dify_incremental_config('end_user_id')) }}
+{{ config(**lpa_dify_incremental_config('end_users')) }}
 {%- set end_user_type = lpa_normalise_enum('source.type') -%}
 {%- set reason -%}
     {{ lpa_first_failed_check([
@@ -14,7 +14,7 @@ with
 source as (
 
     select * from {{ source('dify', 'end_users') }} as source
-    where {{ lpa_dify_snapshot_in_batch('end_users', 'end_user_id', ['updated_at', 'created_at']) }}
+    where {{ lpa_dify_snapshot_in_batch('end_users') }}
 
 ),
 

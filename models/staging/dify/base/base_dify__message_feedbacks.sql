@@ -1,4 +1,4 @@
-{{ config(**lpa_dify_incremental_config('message_feedback_id')) }}
+{{ config(**lpa_dify_incremental_config('message_feedbacks')) }}
 {%- set reason -%}
     {{ lpa_first_failed_check([
         ['invalid_id', lpa_is_uuid('source.id')],
@@ -14,7 +14,7 @@ with
 source as (
 
     select * from {{ source('dify', 'message_feedbacks') }} as source
-    where {{ lpa_dify_snapshot_in_batch('message_feedbacks', 'message_feedback_id', ['updated_at', 'created_at']) }}
+    where {{ lpa_dify_snapshot_in_batch('message_feedbacks') }}
 
 ),
 

@@ -1,6 +1,6 @@
 {#- Dify messages, one per turn. The row is inserted at request start and updated at the end,
     so a message still generating has an empty answer and zero tokens; kept as delivered. -#}
-{{ config(**lpa_dify_incremental_config('message_id')) }}
+{{ config(**lpa_dify_incremental_config('messages')) }}
 {%- set invoke_from = lpa_normalise_enum('source.invoke_from') -%}
 {%- set from_source = lpa_normalise_enum('source.from_source') -%}
 {%- set reason -%}
@@ -22,7 +22,7 @@ with
 source as (
 
     select * from {{ source('dify', 'messages') }} as source
-    where {{ lpa_dify_snapshot_in_batch('messages', 'message_id', ['updated_at', 'created_at']) }}
+    where {{ lpa_dify_snapshot_in_batch('messages') }}
 
 ),
 

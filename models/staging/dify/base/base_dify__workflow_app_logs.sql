@@ -1,4 +1,4 @@
-{{ config(**lpa_dify_incremental_config('workflow_app_log_id')) }}
+{{ config(**lpa_dify_incremental_config('workflow_app_logs')) }}
 {%- set created_by_role = lpa_normalise_creator_role('source.created_by_role') -%}
 {%- set reason -%}
     {{ lpa_first_failed_check([
@@ -15,7 +15,7 @@ with
 source as (
 
     select * from {{ source('dify', 'workflow_app_logs') }} as source
-    where {{ lpa_dify_snapshot_in_batch('workflow_app_logs', 'workflow_app_log_id', ['created_at']) }}
+    where {{ lpa_dify_snapshot_in_batch('workflow_app_logs') }}
 
 ),
 

@@ -1,5 +1,5 @@
 {#- Workflow and chatflow runs. `graph` (a large snapshot of the workflow) is not staged. -#}
-{{ config(**lpa_dify_incremental_config('workflow_run_id')) }}
+{{ config(**lpa_dify_incremental_config('workflow_runs')) }}
 {%- set triggered_from = lpa_normalise_enum('source.triggered_from') -%}
 {%- set created_by_role = lpa_normalise_creator_role('source.created_by_role') -%}
 {%- set reason -%}
@@ -19,7 +19,7 @@ with
 source as (
 
     select * from {{ source('dify', 'workflow_runs') }} as source
-    where {{ lpa_dify_snapshot_in_batch('workflow_runs', 'workflow_run_id', ['finished_at', 'created_at']) }}
+    where {{ lpa_dify_snapshot_in_batch('workflow_runs') }}
 
 ),
 
