@@ -47,17 +47,16 @@
         (
             source.id is null
             or lower(source.id) in (
+                -- One pass over the snapshot: changed recently, or not staged yet.
                 select lower(changed.id) from {{ source('dify', table) }} as changed
-                where coalesce({{ raw_cursor | join(', ') }}) >= (
-                    select {{ dbt.dateadd('day', -var('lookback_days'), staged_cursor) }}
-                    from {{ this }}
-                )
-                union
-                (
-                    select lower(changed.id) from {{ source('dify', table) }} as changed
-                    except
-                    select {{ id_column }} from {{ this }}
-                )
+                left join {{ this }} as staged
+                    on lower(changed.id) = staged.{{ id_column }}
+                where
+                    staged.{{ id_column }} is null
+                    or coalesce({{ raw_cursor | join(', ') }}) >= (
+                        select {{ dbt.dateadd('day', -var('lookback_days'), staged_cursor) }}
+                        from {{ this }}
+                    )
                 union
                 select {{ id_column }} from {{ this }}
                 where rejection_reason = 'broken_reference'

@@ -40,47 +40,8 @@ MTIME_1, MTIME_2 = 1784538000, 1784624400  # 2026-07-20 09:00 and 2026-07-21 09:
 
 def write_delivery_2(raw: Path) -> None:
     rows = {table: [r for r, _ in table_rows] for table, table_rows in dify_rows().items()}
-    rows["conversations"].append(
-        _row(
-            "conversations",
-            id=ARRIVED_CONVERSATION,
-            app_id=CHAT_APP,
-            mode="chat",
-            name="late",
-            status="normal",
-            invoke_from="service-api",
-            from_source="api",
-            from_end_user_id=END_USER,
-            dialogue_count="1",
-            created_at="2026-07-20 08:00:00",
-            updated_at="2026-07-20 08:00:00",
-            is_deleted="f",
-        )
-    )
-    rows["messages"].append(
-        _row(
-            "messages",
-            id=LATE_MESSAGE,
-            app_id=CHAT_APP,
-            conversation_id=CONVERSATION,
-            query="late",
-            message="[]",
-            message_tokens="3",
-            answer="a",
-            answer_tokens="2",
-            provider_response_latency="1.0",
-            total_price="0",
-            currency="USD",
-            status="normal",
-            invoke_from="service-api",
-            from_source="api",
-            from_end_user_id=END_USER,
-            created_at="2026-07-01 08:00:00",
-            updated_at="2026-07-01 08:00:01",
-            agent_based="f",
-            app_mode="chat",
-        )
-    )
+    rows["conversations"].append(_row("conversations", id=ARRIVED_CONVERSATION, app_id=CHAT_APP, mode="chat", name="late", status="normal", invoke_from="service-api", from_source="api", from_end_user_id=END_USER, dialogue_count="1", created_at="2026-07-20 08:00:00", updated_at="2026-07-20 08:00:00", is_deleted="f"))  # fmt: skip
+    rows["messages"].append(_row("messages", id=LATE_MESSAGE, app_id=CHAT_APP, conversation_id=CONVERSATION, query="late", message="[]", message_tokens="3", answer="a", answer_tokens="2", provider_response_latency="1.0", total_price="0", currency="USD", status="normal", invoke_from="service-api", from_source="api", from_end_user_id=END_USER, created_at="2026-07-01 08:00:00", updated_at="2026-07-01 08:00:01", agent_based="f", app_mode="chat"))  # fmt: skip
     columns = DIFY_COLUMNS["workflow_runs"]
     for run in rows["workflow_runs"]:
         values = dict(zip(columns, run, strict=True))
