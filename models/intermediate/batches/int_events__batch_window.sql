@@ -57,33 +57,16 @@ with
 
     ),
 
-    late as (
-
-        select
-            lookback_start,
-            case
-                when late_dify_start is null or late_amplitude_start <= late_dify_start
-                    then coalesce(late_amplitude_start, late_dify_start)
-                else late_dify_start
-            end as late_data_start
-
-        from bounds
-
-    ),
-
     final as (
 
+        -- least() skips nulls on both adapters: the earliest of the starts that exist.
         select
-            case
-                when late_data_start is null or lookback_start <= late_data_start
-                    then lookback_start
-                else late_data_start
-            end as cutoff_date,
+            least(lookback_start, late_amplitude_start, late_dify_start) as cutoff_date,
             lookback_start,
-            late_data_start,
+            least(late_amplitude_start, late_dify_start) as late_data_start,
             {{ lpa_last_build_at() }} as last_build_at
 
-        from late
+        from bounds
 
     )
 
