@@ -145,7 +145,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     try:
         result = run_bench(
-            events=args.events, target=args.target, out=Path(args.out), keep=args.keep
+            events=args.events,
+            target=args.target,
+            days=args.days,
+            out=Path(args.out),
+            keep=args.keep,
         )
     except BenchError as exc:
         print(f"lpa bench: {exc}", file=sys.stderr)
@@ -275,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="raw records to generate (default: 10,000,000 on DuckDB, 1,000,000 on PostgreSQL)",
     )
     bench.add_argument("--target", choices=["duckdb", "postgres"], default="duckdb")
+    bench.add_argument(
+        "--days",
+        type=_positive_int,
+        default=30,
+        help="days of history in the full build (default 30); the new day is one more",
+    )
     bench.add_argument("--out", default="results/bench", help="folder for <run>.json and .md")
     bench.add_argument(
         "--keep", action="store_true", help="keep the work folder (data, warehouses, logs)"

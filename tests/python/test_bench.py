@@ -45,7 +45,14 @@ def test_writes_json_and_markdown(bench_run):
     assert [f.suffix for f in files] == [".json", ".md"]
     assert files[0].stem == files[1].stem
     md = files[1].read_text()
-    for row in ("floor", "full build", "second build", "funnel on heavy users", "peak memory"):
+    for row in (
+        "floor",
+        "full build",
+        "second build",
+        "funnel on heavy users",
+        "funnel, 1-day window",
+        "peak memory",
+    ):
         assert row in stdout
         assert row in md
     # Every target gets a verdict, never an exception.
@@ -62,6 +69,9 @@ def test_every_measurement_is_present_and_sane(bench_run):
     assert d["raw_records"] == d["amplitude_lines"] + d["merge_id_lines"] + d["dify_rows"]
     assert d["new_day_amplitude_files"] > 0 and d["new_day_dify_rows"] > 0
     assert d["full_amplitude_files"] > d["new_day_amplitude_files"]
+    # Default 30 days + the new day; the second build rewrites lookback_days (3) + 1 of them.
+    assert (d["days_full"], d["lookback_days"]) == (30, 3)
+    assert d["window_day_share"] == round(4 / 31, 3)
 
     assert r["floor"]["seconds"] > 0
     # The floor read every Amplitude line of the full input (everything but the new day).
@@ -101,8 +111,12 @@ def test_every_measurement_is_present_and_sane(bench_run):
     assert m["cores"] >= 1 and m["ram_gib"] > 0 and m["versions"]["dbt-core"]
 
 
-def test_funnel_models_and_self_join_agree(bench_run):
-    f = json.loads(bench_run[1][0].read_text())["funnel"]
+@pytest.mark.parametrize(
+    ("key", "window_seconds"), [("funnel", 7 * 86400), ("funnel_short_window", 86400)]
+)
+def test_funnel_models_and_self_join_agree(bench_run, key, window_seconds):
+    f = json.loads(bench_run[1][0].read_text())[key]
+    assert f["window_seconds"] == window_seconds
     assert f["rows"] >= 20_000 and f["persons"] >= 5
     assert set(f["model_times"]) == set(FUNNEL_MODELS)
     assert all(t > 0 for t in f["model_times"].values())
@@ -146,7 +160,7 @@ def test_self_join_funnel_is_the_greedy_chain():
         "('p3', 'query_submitted', timestamp '2026-07-01 00:00:00')"
         ") v(person_id, event_name, event_at)"
     )
-    con.execute(self_join_sql("ev", "out"))
+    con.execute(self_join_sql("ev", "out", 86400))
     got = dict(con.execute("select person_id, furthest_step from out").fetchall())
     assert got == {"p1": 3, "p2": 2, "p3": 2, "p4": 4}
 
