@@ -52,12 +52,13 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 BENCH_TARGET ?= duckdb
 EVENTS ?=
-## make bench: generate EVENTS raw records (default 10M on DuckDB, 1M on PostgreSQL) and print
+## make bench: generate EVENTS raw records (default 10M on DuckDB, 1M on PostgreSQL) over DAYS
+## days of history (default 30) and print
 ## floor, full and +1-day builds, funnel vs self-join and peak memory against the targets;
 ## writes results/bench/<run>.json and .md. BENCH_TARGET=postgres uses PG* (throwaway cluster here).
 ## `make test` runs it once at 20,000 records (tests/python/test_bench.py).
 bench: venv profile
-	$(if $(filter postgres,$(BENCH_TARGET)),scripts/with_postgres.sh )$(BIN)/lpa bench --target $(BENCH_TARGET) $(if $(EVENTS),--events $(EVENTS)) --out results/bench
+	$(if $(filter postgres,$(BENCH_TARGET)),scripts/with_postgres.sh )$(BIN)/lpa bench --target $(BENCH_TARGET) $(if $(EVENTS),--events $(EVENTS)) $(if $(DAYS),--days $(DAYS)) --out results/bench
 
 ## make metrics: MetricFlow checks and a sample query on the demo warehouse (after make demo).
 metrics: venv profile
