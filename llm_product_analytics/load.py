@@ -570,6 +570,17 @@ def _load_file(conn: Any, f: _RawFile, replace: bool, tamper: TamperHook | None)
     return FileResult(f.name, f.qualified, file_rows, status)
 
 
+def _analyze_changed(conn: Any, report: LoadReport) -> None:
+    """Fresh planner statistics for every table that received rows: autovacuum's analyze
+    comes a minute or more later, and a dbt build started before it plans without them."""
+    tables = sorted({f.table for f in report.files if f.status != "skipped"})
+    with conn.cursor() as cur:
+        for table in tables:
+            schema, name = table.split(".", 1)
+            cur.execute(sql.SQL("analyze {}").format(_ident(schema, name)))
+    conn.commit()
+
+
 def load(
     raw_dir: Path,
     replace: bool = False,
@@ -607,6 +618,7 @@ def load(
             conn.commit()
             log.info("%s -> %s: %s rows (%s)", f.name, f.qualified, result.rows, result.status)
             report.files.append(result)
+        _analyze_changed(conn, report)
     except psycopg2.Error as exc:
         conn.rollback()
         raise LoadError(f"PostgreSQL error: {' '.join((exc.pgerror or str(exc)).split())}") from exc

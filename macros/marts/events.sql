@@ -41,3 +41,29 @@
 {% macro lpa_json_to_text(json_expr) -%}
     cast({{ json_expr }} as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{#- Canonical names through the alias map (seed event_aliases, CTE `aliases`): an alias for
+    the event's platform wins over one for every platform (platform null); unmapped names
+    are snake_cased. Each source is joined to the map directly (no union and re-join by
+    event_id, which PostgreSQL cannot estimate). -#}
+{% macro lpa_alias_joins(events, platform_expr) -%}
+    {%- if platform_expr is not none %}
+    left join aliases as specific
+        on
+            {{ events }}.source = specific.source
+            and {{ events }}.raw_event_name = specific.raw_event_name
+            and {{ platform_expr }} = specific.platform
+    {% endif %}
+    left join aliases as generic
+        on
+            {{ events }}.source = generic.source
+            and {{ events }}.raw_event_name = generic.raw_event_name
+            and generic.platform is null
+{%- endmacro %}
+
+{% macro lpa_alias_columns(raw_name_expr, platform_expr) -%}
+    {%- set mapped = 'coalesce(specific.event_name, generic.event_name)'
+        if platform_expr is not none else 'generic.event_name' -%}
+    coalesce({{ mapped }}, {{ lpa_snake_case(raw_name_expr) }}) as event_name,
+        {{ mapped }} is not null as is_mapped
+{%- endmacro %}

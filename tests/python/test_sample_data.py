@@ -13,6 +13,7 @@ import pytest
 from llm_product_analytics.generate import generate
 
 from dbt_harness import (
+    BUILD_LOG_TABLE,
     build_duckdb,
     comparable_rows,
     duckdb_tables,
@@ -111,6 +112,33 @@ def test_duckdb_and_postgres_agree_row_by_row(sample_duckdb: Path, sample_postgr
             pg = query_postgres(sample_postgres, f"select * from {schema}.{table}")
             assert len(duck) == len(pg), f"{schema}.{table}"
             assert comparable_rows(duck) == comparable_rows(pg), f"{schema}.{table}"
+
+
+def test_postgres_tables_get_planner_statistics_when_built(sample_postgres: dict) -> None:
+    """The loader ANALYZEs the raw tables it filled and every table model ANALYZEs itself
+    (post-hook): a build must not plan over tables without statistics. Autovacuum's runs set
+    last_autoanalyze, so last_analyze is set only by these explicit ANALYZEs."""
+    seeds = {path.stem for path in (Path(__file__).parents[2] / "seeds").glob("*.csv")}
+    rows = query_postgres(
+        sample_postgres,
+        "select schemaname as schema_name, relname as table_name, last_analyze "
+        "from pg_stat_user_tables "
+        "where schemaname in ('raw_amplitude', 'raw_dify', 'staging', 'intermediate', 'marts')",
+    )
+    tables = {(r["schema_name"], r["table_name"]): r["last_analyze"] for r in rows}
+    assert ("staging", "base_dify__messages") in tables and ("marts", "fct_events") in tables
+    empty_raw = {
+        key
+        for key in tables
+        if key[0].startswith("raw_")
+        and not query_postgres(sample_postgres, f"select 1 from {key[0]}.{key[1]} limit 1")
+    }
+    missing = sorted(
+        key
+        for key, analyzed in tables.items()
+        if analyzed is None and key[1] not in seeds | {BUILD_LOG_TABLE} and key not in empty_raw
+    )
+    assert not missing
 
 
 def _read_csv(path: Path) -> list[dict]:

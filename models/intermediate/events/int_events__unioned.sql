@@ -56,71 +56,28 @@ amplitude_unified as (
 
 ),
 
-named as (
-
-    select
-        unified.*,
-        coalesce(
-            specific.event_name, generic.event_name, {{ lpa_snake_case('unified.raw_event_name') }}
-        )
-            as event_name,
-        coalesce(specific.event_name, generic.event_name) is not null as is_mapped
-
-    from (
-        select
-            event_id,
-            source,
-            raw_event_name,
-            platform
-        from amplitude_unified
-        union all
-        select
-            event_id,
-            source,
-            raw_event_name,
-            cast(null as {{ dbt.type_string() }}) as platform
-        from dify_events
-    ) as unified
-
-    left join aliases as specific
-        on
-            unified.source = specific.source
-            and unified.raw_event_name = specific.raw_event_name
-            and unified.platform = specific.platform
-
-    left join aliases as generic
-        on
-            unified.source = generic.source
-            and unified.raw_event_name = generic.raw_event_name
-            and generic.platform is null
-
-),
-
 amplitude_named as (
 
     select
         amplitude_unified.*,
-        named.event_name,
-        named.is_mapped
+        {{ lpa_alias_columns('amplitude_unified.raw_event_name', 'amplitude_unified.platform') }}
 
     from amplitude_unified
 
-    inner join named
-        on amplitude_unified.event_id = named.event_id
+    {{ lpa_alias_joins('amplitude_unified', 'amplitude_unified.platform') }}
 
 ),
 
 dify_named as (
 
+    -- Dify events have no platform: only platform-less aliases apply.
     select
         dify_events.*,
-        named.event_name,
-        named.is_mapped
+        {{ lpa_alias_columns('dify_events.raw_event_name', none) }}
 
     from dify_events
 
-    inner join named
-        on dify_events.event_id = named.event_id
+    {{ lpa_alias_joins('dify_events', none) }}
 
 ),
 

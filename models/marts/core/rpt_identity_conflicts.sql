@@ -15,7 +15,10 @@ amplitude_id_owners as (
 
 ),
 
-edges as (
+-- not materialized: PostgreSQL would materialize a CTE used three times, and a CTE scan has
+-- no statistics, so the refused_merges self-join was planned as nested loops (minutes at 1M
+-- events).
+edges as not materialized (
 
     select * from {{ ref('int_identity__edges') }}
 
