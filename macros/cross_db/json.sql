@@ -70,7 +70,10 @@
     ) as text)
 {%- endmacro %}
 
-{#- Run-start hook: the PostgreSQL helper used by lpa_parse_json_object. -#}
+{#- Run-start hook: the PostgreSQL helper used by lpa_parse_json_object. `parallel unsafe`:
+    its exception block is a subtransaction, which PostgreSQL refuses while a parallel plan
+    runs, even in the leader ("parallel restricted" is not enough). Once the tables have
+    statistics, large builds get parallel plans and would fail. -#}
 {% macro lpa_create_udfs() -%}
     {{ return(adapter.dispatch('lpa_create_udfs')()) }}
 {%- endmacro %}
@@ -83,7 +86,7 @@
     create schema if not exists {{ target.schema }};
     create or replace function {{ target.schema }}.lpa_try_jsonb_object(raw_text text)
     returns jsonb
-    language plpgsql immutable parallel restricted
+    language plpgsql immutable parallel unsafe
     as $lpa$
     declare
         parsed jsonb;

@@ -141,6 +141,19 @@ def test_postgres_tables_get_planner_statistics_when_built(sample_postgres: dict
     assert not missing
 
 
+def test_postgres_json_parser_runs_under_parallel_query(sample_postgres: dict) -> None:
+    """lpa_try_jsonb_object catches bad JSON in a subtransaction, which a parallel plan
+    forbids: forced parallel mode must still parse (the function is parallel unsafe, so the
+    planner keeps such queries serial)."""
+    rows = query_postgres(
+        sample_postgres,
+        "set force_parallel_mode = on; "
+        "select count(public.lpa_try_jsonb_object(_line)) as parsed, count(*) as lines "
+        "from (select _line from raw_amplitude.events limit 50) as sample_lines",
+    )
+    assert rows[0]["lines"] == 50 and rows[0]["parsed"] > 0
+
+
 def _read_csv(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
