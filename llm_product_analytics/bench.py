@@ -801,9 +801,8 @@ def run_bench(
         result["data"] = {
             "users": users,
             "days_full": days,
-            # Days of events the second build rewrites (the new day and lookback_days before
-            # it), as a share of all days: the event models' least possible share of the
-            # full build's work.
+            # The second build's window starts lookback_days before the prior last date;
+            # second_build.batch measures what it covered.
             "lookback_days": lookback_days(),
             "new_day": last_day,
             "raw_records": _records(truth),
@@ -1024,7 +1023,7 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
             f"{sb['wall_s']:.1f} s = {q['second_vs_full']['value']:.0%} of full; "
             f"{sb['incremental_models']} incremental models; the batch rewrote "
             f"{bs['event_share']:.0%} of fct_events (window {bs['window_days']} of "
-            f"{bs['days_total']} days, lookback_days {d['lookback_days']}; late logins back to "
+            f"{bs['days_total']} days, lookback_days {d['lookback_days']}; changed events back to "
             f"{bs['earliest_changed_date']}) and the history of {bs['person_share']:.0%} "
             "of persons",
             q["second_vs_full"]["target"],
