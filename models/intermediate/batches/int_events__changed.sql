@@ -5,12 +5,19 @@
       echo folds into them);
     - every anonymous event whose person changed: a late login or merge re-attributes it
       (only those identities are touched);
-    - every out-of-session event of the persons above (their inactivity sessions are
-      recomputed whole). -#}
+    - the out-of-session events of the persons above whose inactivity sessions can change:
+      all of them for the persons a late login or merge touched; for the others, from the
+      earliest of their sessions that reaches within 2 days plus the inactivity gap of the
+      cutoff (their changed events are all after that, so earlier sessions stay as they
+      are). -#}
 -- depends_on: {{ ref('int_events__unioned') }}, {{ ref('int_events__batch_window') }}
 -- depends_on: {{ ref('int_identity__device_owners') }}
 -- depends_on: {{ ref('int_identity__amplitude_id_owners') }}
 {{ config(tags=['lpa_batch_scope']) }}
+{#- Earliest time an inactivity session of a person without a late login can change. -#}
+{%- set loose_bound = dbt.dateadd(
+    'second', -(2 * 86400 + var('session_inactivity_minutes') * 60),
+    dbt.cast(lpa_batch_cutoff(), dbt.type_timestamp())) -%}
 
 with
 
@@ -59,6 +66,7 @@ with
             device_id,
             amplitude_id,
             message_id,
+            event_at,
             event_date
         from {{ lpa_prior_relation('fct_events') }}
 
@@ -79,6 +87,7 @@ with
             message_id,
             {{ lpa_is_loose_event() }} as is_loose,
             user_id is null as is_anonymous,
+            event_at,
             {{ lpa_reporting_date('event_at') }} as event_date
         from resolved
 
@@ -165,15 +174,64 @@ with
 
     ),
 
-    loose_events as (
+    open_sessions as (
 
-        select event_id from current_events
-        where is_loose and person_id in (select seed_persons.person_id from seed_persons)
-        union all
-        select event_id from prior_events
+        -- Prior inactivity sessions of seed persons that end within reach of the changes.
+        select
+            person_id,
+            min(event_at) as session_started_at
+        from prior_events
         where
             session_type = 'inactivity'
             and person_id in (select seed_persons.person_id from seed_persons)
+        group by person_id, session_key
+        having max(event_at) >= {{ loose_bound }}
+
+    ),
+
+    moved_persons as (
+
+        -- Persons a late login or merge moved events to or from, wherever those lie.
+        select person_id from reattributed
+        union
+        select prior_person_id as person_id from reattributed
+
+    ),
+
+    loose_scope as (
+
+        -- Per seed person, where its inactivity sessions are recomputed from (null: its
+        -- whole history, for moved persons). least() skips nulls on both adapters.
+        select
+            seed_persons.person_id,
+            case
+                when moved_persons.person_id is null
+                    then least({{ loose_bound }}, min(open_sessions.session_started_at))
+            end as loose_from
+        from seed_persons
+        left join moved_persons
+            on seed_persons.person_id = moved_persons.person_id
+        left join open_sessions
+            on seed_persons.person_id = open_sessions.person_id
+        group by seed_persons.person_id, moved_persons.person_id
+
+    ),
+
+    loose_events as (
+
+        select current_events.event_id from current_events
+        inner join loose_scope
+            on current_events.person_id = loose_scope.person_id
+        where
+            current_events.is_loose
+            and (loose_scope.loose_from is null or current_events.event_at >= loose_scope.loose_from)
+        union all
+        select prior_events.event_id from prior_events
+        inner join loose_scope
+            on prior_events.person_id = loose_scope.person_id
+        where
+            prior_events.session_type = 'inactivity'
+            and (loose_scope.loose_from is null or prior_events.event_at >= loose_scope.loose_from)
 
     ),
 

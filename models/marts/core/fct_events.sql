@@ -2,7 +2,7 @@
     own user_id, else the device's owner at that moment, else the merged Amplitude id's user,
     else the device or Dify caller itself). Console and debugger traffic is left out unless
     var include_internal_traffic. Incremental: a batch rewrites the events in
-    int_events__changed (late data, late re-attributions, their persons' loose sessions). -#}
+    int_events__changed (late data, late re-attributions, the loose sessions they reach). -#}
 -- depends_on: {{ ref('int_events__changed') }}
 {{ config(**lpa_incremental_by('event_id', scope='int_events__changed')) }}
 {%- set inactivity_seconds = var('session_inactivity_minutes') * 60 -%}
