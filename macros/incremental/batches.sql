@@ -274,6 +274,34 @@
     )
 {%- endmacro %}
 
+{#- int_events__dify_derived in a batch: only the events int_events__unioned reads (dated on
+    or after the cutoff minus a day); its older rows stay as they are. -#}
+{% macro lpa_dify_event_in_batch() -%}
+    {%- if lpa_is_batch_model() -%}
+        {{ lpa_on_or_after_cutoff(1) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A Dify row that may make such an event: one of its timestamp `columns` is on or after the
+    first test of lpa_on_or_after_cutoff(1), or `or_also` holds. -#}
+{% macro lpa_dify_row_in_batch(columns, or_also=none) -%}
+    {%- if lpa_is_batch_model() -%}
+        {%- set since = 'cast(' ~ lpa_add_days(lpa_batch_cutoff(), -2) ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
+        (
+            {%- for column in columns %}
+            {{ column }} >= {{ since }}{{ ' or' if not loop.last }}
+            {%- endfor %}
+            {%- if or_also %}
+            or {{ or_also }}
+            {%- endif %}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro lpa_batch_message_ids() -%}
     {%- set match = lpa_json_field_text('event_properties', var('cross_source_match_property')) -%}
     select message_id from {{ ref('int_events__dify_derived') }}

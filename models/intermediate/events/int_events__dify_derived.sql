@@ -5,12 +5,27 @@
     response and run events only, so summing them over events never double counts. -#}
 {%- set person_key = 'end_user_session_id' if var('dify_person_key') == 'session_id'
     else 'external_user_id' -%}
+{#- Incremental: a batch rewrites the events dated from the cutoff minus a day (all that
+    int_events__unioned reads of this model), made from the Dify rows that can give them. -#}
+-- depends_on: {{ ref('int_events__batch_window') }}
+{{ config(**lpa_incremental_config('lpa_dify_event_in_batch()')) }}
 
 with
 
+feedbacks as (
+
+    select * from {{ ref('stg_dify__message_feedbacks') }}
+    where {{ lpa_dify_row_in_batch(['updated_at']) }}
+
+),
+
 messages as (
 
+    -- With the messages rated in the batch: their feedback events carry the prompt version.
     select * from {{ ref('stg_dify__messages') }}
+    where {{ lpa_dify_row_in_batch(
+        ['created_at', 'updated_at'],
+        or_also='message_id in (select feedbacks.message_id from feedbacks)') }}
 
 ),
 
@@ -29,12 +44,6 @@ end_users as (
 workflow_runs as (
 
     select * from {{ ref('stg_dify__workflow_runs') }}
-
-),
-
-feedbacks as (
-
-    select * from {{ ref('stg_dify__message_feedbacks') }}
 
 ),
 
@@ -207,7 +216,9 @@ run_finished as (
             workflow_runs.created_by_role = 'end_user'
             and workflow_runs.created_by_id = end_user_keys.end_user_id
 
-    where workflow_runs.run_status in ('succeeded', 'partial-succeeded', 'failed', 'stopped')
+    where
+        workflow_runs.run_status in ('succeeded', 'partial-succeeded', 'failed', 'stopped')
+        and {{ lpa_dify_row_in_batch(['workflow_runs.finished_at', 'workflow_runs.created_at']) }}
 
 ),
 
@@ -270,6 +281,8 @@ final as (
         *
 
     from unioned
+
+    where {{ lpa_dify_event_in_batch() }}
 
 )
 
