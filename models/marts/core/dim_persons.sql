@@ -1,10 +1,14 @@
 {#- One row per person seen in fct_events. A person is identified when they have a user_id;
-    otherwise they are an anonymous device or a Dify caller that is nobody's user id. -#}
+    otherwise they are an anonymous device or a Dify caller that is nobody's user id.
+    Incremental: a batch recomputes the persons its changed events had or have. -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_by('person_id')) }}
 with
 
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ lpa_in_batch('person_id') }}
 
 ),
 
@@ -28,7 +32,6 @@ per_person as (
     select
         person_id,
         max(user_id) as primary_user_id,
-        count(distinct user_id) as user_id_count,
         count(distinct device_id) as device_count,
         count(*) as event_count,
         min(event_at) as first_seen_at,
