@@ -477,6 +477,11 @@ class Chain:
             return snapshot_duckdb(self.work / "warehouse.duckdb")
         return snapshot_postgres(self.pg_params)
 
+    def query(self, sql: str) -> list[dict]:
+        if self.pg_params is None:
+            return query_duckdb(self.work / "warehouse.duckdb", sql)
+        return query_postgres(self.pg_params, sql)
+
     def run(self, plan: DeliveryPlan, sample_raw: Path) -> None:
         for k in range(1, N_DELIVERIES + 1):
             apply_delivery(plan, sample_raw, self.raw, k)
@@ -553,6 +558,19 @@ def check_nothing_new_changes_nothing(
     if report is not None:  # PostgreSQL: the loader found nothing new either
         assert report.count("skipped") == len(report.files), report.summary_lines()
     assert_same_tables(run.chain.snapshot(), run.chain.final, f"{what} 5th build")
+    # The window was rebuilt, but every row came out as it was: no fingerprint moved, so no
+    # person, session, identifier or date is recomputed (only the rebuilt events' messages).
+    [scope] = run.chain.query(
+        "select (select count(*) from intermediate.int_events__changed) as rebuilt, "
+        "(select count(*) from intermediate.int_events__changed where prior_row_hash is null)"
+        " as new_events, "
+        "(select count(*) from intermediate.int_events__changed_keys"
+        " where event_version in ('prior', 'current')) as moved, "
+        "(select count(*) from intermediate.int_events__changed_keys"
+        " where event_version = 'message') as messages"
+    )
+    assert scope["rebuilt"] > 100 and scope["new_events"] == 0, scope
+    assert scope["moved"] == 0 and scope["messages"] > 0, scope
 
 
 # ---------------------------------------------------------------- DuckDB

@@ -247,19 +247,23 @@ with
 
         select
             changed.event_id,
-            prior_events.person_id as prior_person_id,
-            prior_events.session_key as prior_session_key,
-            prior_events.user_id as prior_user_id,
-            prior_events.device_id as prior_device_id,
-            prior_events.amplitude_id as prior_amplitude_id,
-            prior_events.message_id as prior_message_id,
-            prior_events.event_date as prior_event_date,
+            prior_rows.person_id as prior_person_id,
+            prior_rows.session_key as prior_session_key,
+            prior_rows.user_id as prior_user_id,
+            prior_rows.device_id as prior_device_id,
+            prior_rows.amplitude_id as prior_amplitude_id,
+            prior_rows.message_id as prior_message_id,
+            prior_rows.event_date as prior_event_date,
+            case
+                when prior_rows.event_id is not null then {{ lpa_event_row_hash('prior_rows') }}
+            end as prior_row_hash,
             (select cutoff.cutoff_date from cutoff) as cutoff_date
 
         from changed
 
-        left join prior_events
-            on changed.event_id = prior_events.event_id
+        -- The whole prior row, for its fingerprint.
+        left join {{ lpa_prior_relation('fct_events') }} as prior_rows
+            on changed.event_id = prior_rows.event_id
 
     )
 
@@ -277,6 +281,7 @@ with
             cast(null as bigint) as prior_amplitude_id,
             cast(null as {{ dbt.type_string() }}) as prior_message_id,
             cast(null as date) as prior_event_date,
+            cast(null as {{ dbt.type_string() }}) as prior_row_hash,
             cast(null as date) as cutoff_date
 
         where false

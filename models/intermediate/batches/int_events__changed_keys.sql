@@ -1,7 +1,9 @@
-{#- What an incremental build's changed events touch, before and after: one row per changed
-    event and version (prior = as fct_events held it, current = as rebuilt), plus the devices
-    of identify calls in the batch window. Incremental models delete and recompute their rows
-    for these persons, sessions, messages and identifiers (empty on a full build). -#}
+{#- What an incremental build's changed events touch, before and after: one row per event
+    whose fct_events row moved (its fingerprint differs, or it is new or gone) and version
+    (prior = as fct_events held it, current = as rebuilt), the message of every other
+    rewritten event, and the devices of identify calls in the batch window. Incremental
+    models delete and recompute their rows for these persons, sessions, messages and
+    identifiers (empty on a full build). -#}
 -- depends_on: {{ ref('int_events__changed') }}, {{ ref('fct_events') }}
 -- depends_on: {{ ref('stg_amplitude__identifies') }}, {{ ref('int_events__batch_window') }}
 {{ config(tags=['lpa_batch_scope']) }}
@@ -28,27 +30,10 @@ with
 
     ),
 
-    prior_versions as (
+    current_rows as (
 
+        -- The rewritten events as fct_events holds them now, with both fingerprints.
         select
-            'prior' as event_version,
-            event_id,
-            prior_person_id as person_id,
-            prior_session_key as session_key,
-            prior_message_id as message_id,
-            prior_user_id as user_id,
-            prior_device_id as device_id,
-            prior_amplitude_id as amplitude_id,
-            prior_event_date as event_date
-        from changed
-        where prior_person_id is not null
-
-    ),
-
-    current_versions as (
-
-        select
-            'current' as event_version,
             events.event_id,
             events.person_id,
             events.session_key,
@@ -56,10 +41,74 @@ with
             events.user_id,
             events.device_id,
             events.amplitude_id,
-            events.event_date
+            events.event_date,
+            changed.prior_row_hash,
+            {{ lpa_event_row_hash('events') }} as row_hash
         from events
         inner join changed
             on events.event_id = changed.event_id
+
+    ),
+
+    prior_versions as (
+
+        -- Rows that moved or are gone (a rewritten row equal to its prior one touches
+        -- nothing: the window is rebuilt, but most of it comes out the same).
+        select
+            'prior' as event_version,
+            changed.event_id,
+            changed.prior_person_id as person_id,
+            changed.prior_session_key as session_key,
+            changed.prior_message_id as message_id,
+            changed.prior_user_id as user_id,
+            changed.prior_device_id as device_id,
+            changed.prior_amplitude_id as amplitude_id,
+            changed.prior_event_date as event_date
+        from changed
+        left join current_rows
+            on changed.event_id = current_rows.event_id
+        where
+            changed.prior_person_id is not null
+            and (
+                current_rows.event_id is null
+                or current_rows.row_hash != changed.prior_row_hash
+            )
+
+    ),
+
+    current_versions as (
+
+        select
+            'current' as event_version,
+            event_id,
+            person_id,
+            session_key,
+            message_id,
+            user_id,
+            device_id,
+            amplitude_id,
+            event_date
+        from current_rows
+        where prior_row_hash is null or row_hash != prior_row_hash
+
+    ),
+
+    unchanged_messages as (
+
+        -- fct_llm_messages also reads the Dify message and feedback rows, which can change
+        -- without changing an event: every rewritten event's message is recomputed.
+        select
+            'message' as event_version,
+            event_id,
+            cast(null as {{ dbt.type_string() }}) as person_id,
+            cast(null as {{ dbt.type_string() }}) as session_key,
+            message_id,
+            cast(null as {{ dbt.type_string() }}) as user_id,
+            cast(null as {{ dbt.type_string() }}) as device_id,
+            cast(null as bigint) as amplitude_id,
+            cast(null as date) as event_date
+        from current_rows
+        where message_id is not null and row_hash = prior_row_hash
 
     ),
 
@@ -93,6 +142,8 @@ with
         select * from prior_versions
         union all
         select * from current_versions
+        union all
+        select * from unchanged_messages
         union all
         select * from identified_devices
 
