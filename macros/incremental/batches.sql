@@ -387,8 +387,9 @@
     it): a batch rewrites every candidate event, but only those whose fingerprint moved touch
     their persons, sessions and days. Both fingerprints of an event are taken in the same
     build and engine. DuckDB hashes the row as a struct (64 bits; a changed row keeps its
-    fingerprint with odds of 2^-64; md5 of the row's text took 12x longer); PostgreSQL takes
-    the md5 of the row's text, which quotes values and leaves nulls empty. -#}
+    fingerprint with odds of 2^-64; md5 of the row's text took over 10x longer);
+    PostgreSQL takes the md5 of the row's text, which quotes values and leaves nulls
+    empty. -#}
 {% macro lpa_event_row_hash(alias) -%}
     {{ return(adapter.dispatch('lpa_event_row_hash')(alias)) }}
 {%- endmacro %}
