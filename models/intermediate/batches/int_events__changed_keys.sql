@@ -32,7 +32,8 @@ with
 
     current_rows as (
 
-        -- The rewritten events as fct_events holds them now, with both fingerprints.
+        -- The rewritten events as fct_events holds them now; moved: new, or its fingerprint
+        -- differs from the prior row's.
         select
             events.event_id,
             events.person_id,
@@ -42,8 +43,10 @@ with
             events.device_id,
             events.amplitude_id,
             events.event_date,
-            changed.prior_row_hash,
-            {{ lpa_event_row_hash('events') }} as row_hash
+            (
+                changed.prior_row_hash is null
+                or {{ lpa_event_row_hash('events') }} != changed.prior_row_hash
+            ) as is_moved
         from events
         inner join changed
             on events.event_id = changed.event_id
@@ -69,10 +72,7 @@ with
             on changed.event_id = current_rows.event_id
         where
             changed.prior_person_id is not null
-            and (
-                current_rows.event_id is null
-                or current_rows.row_hash != changed.prior_row_hash
-            )
+            and (current_rows.event_id is null or current_rows.is_moved)
 
     ),
 
@@ -89,7 +89,7 @@ with
             amplitude_id,
             event_date
         from current_rows
-        where prior_row_hash is null or row_hash != prior_row_hash
+        where is_moved
 
     ),
 
@@ -108,7 +108,7 @@ with
             cast(null as bigint) as amplitude_id,
             cast(null as date) as event_date
         from current_rows
-        where message_id is not null and row_hash = prior_row_hash
+        where message_id is not null and not is_moved
 
     ),
 
