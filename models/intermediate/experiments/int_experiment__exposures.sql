@@ -5,7 +5,13 @@
     - user_property: Amplitude events whose user property snapshot holds the variant;
     - dify_prompt_version: the person's queries to the Dify app, the variant being the
       configured variant whose prompt_version_id the message used.
-    Only events on reporting dates from the experiment's start to its end (inclusive). -#}
+    Only events on reporting dates from the experiment's start to its end (inclusive).
+    Incremental by person: a batch recomputes the persons its changed events had or have.
+    Every column comes from the person's fct_events rows, except a user_property variant,
+    read from the staged Amplitude row behind the event (a re-delivered copy of a uuid that
+    differs only in user properties needs --full-refresh). -#}
+-- depends_on: {{ ref('int_events__changed_keys') }}
+{{ config(**lpa_incremental_by('person_id')) }}
 {%- set experiments = lpa_experiments() -%}
 {%- set sources = experiments | map(attribute='source') | list -%}
 
@@ -14,6 +20,7 @@ with
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ lpa_in_batch('person_id') }}
 
 ),
 

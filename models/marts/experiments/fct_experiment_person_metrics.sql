@@ -1,162 +1,14 @@
-{#- One row per experiment, metric and analysed person (fct_experiment_assignments
-    is_included): the person's value of the metric in its window after the first exposure,
-    the ratio denominator, and the pre-exposure value CUPED adjusts with. Windows are
-    half-open on exposure time: [first exposure, first exposure + window_days) and, with
-    pre_window_days, [first exposure - pre_window_days, first exposure); both also end on the
-    experiment's end date (inclusive). A person without events has value 0. -#}
+{#- One row per experiment, metric and analysed person: the person's value in the metric's
+    window (int_experiment__person_values, incremental by person), capped at the metric's
+    winsorize_percentile over all analysed persons when it has one (a cap moves with every
+    person, so this table is rebuilt whole from the values). -#}
 {%- set experiments = lpa_experiments() -%}
-{#- Each distinct measure (event, value, where) becomes one column of metric_events, so the
-    configured `where` sql sees fct_events columns only. -#}
-{%- set measures = [] -%}
-{%- set property_keys = [] -%}
-{%- for exp in experiments -%}
-    {%- for item in exp.metrics -%}
-        {%- for measure in [item.metric.numerator, item.metric.denominator] if measure is mapping -%}
-            {%- if measure not in measures -%}
-                {%- do measures.append(measure) -%}
-            {%- endif -%}
-            {%- if measure.value and measure.value.startswith('properties.') -%}
-                {%- do property_keys.append(measure.value[11:]) -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endfor -%}
-{%- endfor -%}
-{%- set property_keys = property_keys | unique | list -%}
 
 with
 
-assignments as (
+person_values as (
 
-    select * from {{ ref('fct_experiment_assignments') }}
-
-),
-
-events as (
-
-    select * from {{ ref('fct_events') }}
-
-),
-
-parsed_events as (
-
-    select
-        *,
-        {% if property_keys -%}
-        {{ lpa_parse_json_object('properties', dict.fromkeys(property_keys, 'text')) }}
-        {%- else -%}
-        cast(null as {{ dbt.type_string() }})
-        {%- endif %} as parsed_properties
-
-    from events
-
-    where person_id in (select person_id from assignments where is_included)
-
-),
-
-metric_events as (
-
-    select
-        person_id,
-        session_key,
-        session_type,
-        event_at,
-        event_date,
-        {%- for measure in measures %}
-        case when {{ lpa_metric_match(measure) }}
-            then cast({{ lpa_metric_value(measure) }} as double precision) end
-            as measure_{{ loop.index }}{{ ',' if not loop.last }}
-        {%- else %}
-        cast(null as double precision) as measure_0
-        {%- endfor %}
-
-    from parsed_events
-
-),
-
-{% for exp in experiments -%}
-{%- set exp_index = loop.index -%}
-{%- set max_pre = exp.metrics | map(attribute='metric') | map(attribute='pre_window_days')
-    | select('number') | max | default(0, true) -%}
-per_person_{{ exp_index }} as (
-
-    select
-        assignments.experiment_id,
-        assignments.person_id,
-        assignments.variant,
-        {%- for item in exp.metrics %}
-        {%- set m = item.metric %}
-        {%- set in_window = lpa_metric_window(m, exp) %}
-        sum(case when {{ in_window }}
-            then metric_events.measure_{{ measures.index(m.numerator) + 1 }} end) as numerator_{{ loop.index }},
-        {%- if m.denominator == 'sessions' %}
-        count(distinct case when {{ in_window }} and metric_events.session_type = 'amplitude_session'
-            then metric_events.session_key end) as denominator_{{ loop.index }},
-        {%- elif m.denominator %}
-        sum(case when {{ in_window }}
-            then metric_events.measure_{{ measures.index(m.denominator) + 1 }} end) as denominator_{{ loop.index }},
-        {%- else %}
-        cast(null as double precision) as denominator_{{ loop.index }},
-        {%- endif %}
-        {%- if m.pre_window_days %}
-        sum(case when {{ lpa_metric_pre_window(m) }}
-            then metric_events.measure_{{ measures.index(m.numerator) + 1 }} end) as pre_{{ loop.index }}
-        {%- else %}
-        cast(null as double precision) as pre_{{ loop.index }}
-        {%- endif %}{{ ',' if not loop.last }}
-        {%- endfor %}
-
-    from assignments
-
-    left join metric_events
-        on
-            assignments.person_id = metric_events.person_id
-            and metric_events.event_at >= {{ dbt.dateadd('second', -(max_pre * 86400) | int,
-                'assignments.first_exposure_at') }}
-            {%- if exp.end %}
-            and metric_events.event_date <= cast({{ lpa_literal(exp.end) }} as date)
-            {%- endif %}
-
-    where assignments.experiment_id = {{ lpa_literal(exp.experiment_id) }} and assignments.is_included
-
-    group by 1, 2, 3
-
-),
-
-{% endfor -%}
-
-unpivoted as (
-
-    {% for exp in experiments -%}
-    {%- set exp_index = loop.index -%}
-    {%- for item in exp.metrics -%}
-    {%- set m = item.metric %}
-    select
-        experiment_id,
-        person_id,
-        variant,
-        {{ lpa_literal(m.name) }} as metric_name,
-        {{ lpa_literal(m.kind) }} as metric_kind,
-        {{ lpa_metric_person_value(m.kind, 'numerator_' ~ loop.index) }} as raw_value,
-        {{ 'coalesce(denominator_' ~ loop.index ~ ', 0)' if m.denominator else 'cast(null as double precision)' }}
-            as denominator_value,
-        {{ lpa_metric_person_value(m.kind, 'pre_' ~ loop.index) if m.pre_window_days else 'cast(null as double precision)' }}
-            as pre_value
-    from per_person_{{ exp_index }}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
-    {{ 'union all' if not loop.last }}
-    {% else -%}
-    select
-        cast(null as {{ dbt.type_string() }}) as experiment_id,
-        cast(null as {{ dbt.type_string() }}) as person_id,
-        cast(null as {{ dbt.type_string() }}) as variant,
-        cast(null as {{ dbt.type_string() }}) as metric_name,
-        cast(null as {{ dbt.type_string() }}) as metric_kind,
-        cast(null as double precision) as raw_value,
-        cast(null as double precision) as denominator_value,
-        cast(null as double precision) as pre_value
-    where 1 = 0
-    {%- endfor %}
+    select * from {{ ref('int_experiment__person_values') }}
 
 ),
 
@@ -170,16 +22,19 @@ caps as (
     where 1 = 0
     {%- for exp in experiments %}
         {%- for item in exp.metrics if item.metric.winsorize_percentile %}
-    union all
-    select
-        experiment_id,
-        metric_name,
-        cast({{ lpa_percentile('raw_value', item.metric.winsorize_percentile) }} as double precision)
-    from unpivoted
-    where
-        experiment_id = {{ lpa_literal(exp.experiment_id) }}
-        and metric_name = {{ lpa_literal(item.metric.name) }}
-    group by 1, 2
+            union all
+            select
+                experiment_id,
+                metric_name,
+                cast(
+                    {{ lpa_percentile('raw_value', item.metric.winsorize_percentile) }}
+                    as double precision
+                )
+            from person_values
+            where
+                experiment_id = {{ lpa_literal(exp.experiment_id) }}
+                and metric_name = {{ lpa_literal(item.metric.name) }}
+            group by 1, 2
         {%- endfor %}
     {%- endfor %}
 
@@ -188,34 +43,32 @@ caps as (
 final as (
 
     select
-        {{ dbt.hash(dbt.concat([
-            'unpivoted.experiment_id', "'|'", 'unpivoted.metric_name', "'|'", 'unpivoted.person_id'
-        ])) }} as person_metric_id,
-        unpivoted.experiment_id,
-        unpivoted.metric_name,
-        unpivoted.person_id,
-        unpivoted.variant,
-        unpivoted.metric_kind,
+        person_values.person_metric_id,
+        person_values.experiment_id,
+        person_values.metric_name,
+        person_values.person_id,
+        person_values.variant,
+        person_values.metric_kind,
         cast(case
-            when caps.cap_value is not null and unpivoted.raw_value > caps.cap_value
+            when caps.cap_value is not null and person_values.raw_value > caps.cap_value
                 then caps.cap_value
-            else unpivoted.raw_value
+            else person_values.raw_value
         end as double precision) as metric_value,
-        cast(unpivoted.raw_value as double precision) as raw_value,
-        cast(unpivoted.denominator_value as double precision) as denominator_value,
+        cast(person_values.raw_value as double precision) as raw_value,
+        cast(person_values.denominator_value as double precision) as denominator_value,
         cast(case
-            when caps.cap_value is not null and unpivoted.pre_value > caps.cap_value
+            when caps.cap_value is not null and person_values.pre_value > caps.cap_value
                 then caps.cap_value
-            else unpivoted.pre_value
+            else person_values.pre_value
         end as double precision) as pre_value,
-        caps.cap_value is not null and unpivoted.raw_value > caps.cap_value as is_winsorized
+        caps.cap_value is not null and person_values.raw_value > caps.cap_value as is_winsorized
 
-    from unpivoted
+    from person_values
 
     left join caps
         on
-            unpivoted.experiment_id = caps.experiment_id
-            and unpivoted.metric_name = caps.metric_name
+            person_values.experiment_id = caps.experiment_id
+            and person_values.metric_name = caps.metric_name
 
 )
 
