@@ -117,6 +117,38 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Identity models keyed by device or Amplitude id recompute, in a batch, the devices and
+    ids of the Amplitude rows it (re)staged: base_amplitude__events gives every row it parses
+    or re-ranks this build's start as staged_at, so a row entering or leaving
+    stg_amplitude__events or stg_amplitude__identifies has one. -#}
+{% macro lpa_restaged_amplitude(expression) -%}
+    select {{ expression }} from {{ ref('base_amplitude__events') }}
+    where staged_at > {{ lpa_last_build_at() }} and {{ expression }} is not null
+{%- endmacro %}
+
+{% macro lpa_in_restaged(column, expression) -%}
+    {%- if lpa_is_batch_model() -%}
+        {{ return(column ~ ' in (' ~ lpa_restaged_amplitude(expression) ~ ')') }}
+    {%- endif -%}
+    {{ return('true') }}
+{%- endmacro %}
+
+{#- int_identity__edges' pre-hook: its `same_event` edges of restaged devices and Amplitude
+    ids (one `in` over a union, see lpa_in_changed_amplitude_ids). -#}
+{% macro lpa_in_restaged_identifiers(type_column, identifier_column) -%}
+    {%- if lpa_is_batch_model() -%}
+        evidence = 'same_event'
+        and {{ dbt.concat([type_column, "':'", identifier_column]) }} in (
+            {{ lpa_restaged_amplitude(dbt.concat(["'device_id:'", 'device_id'])) }}
+            union all
+            {{ lpa_restaged_amplitude(dbt.concat(
+                ["'amplitude_id:'", dbt.cast('amplitude_id', dbt.type_string())])) }}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Amplitude ids a batch recomputes in dim_identity_map: those its changed events carry or
     carried, and every merged id (a merge target's new user moves the ids merged into it).
     One `in` over a union, never an `or` of `in`s: PostgreSQL turns a top-level `in` into a

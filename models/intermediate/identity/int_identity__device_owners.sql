@@ -8,7 +8,12 @@
       after B's first event it stays B's until another user logs in (a returning A claims
       the anonymous use just before A's new login).
     Intervals are half-open [valid_from, valid_to); null means unbounded. A device never links
-    two users to each other. -#}
+    two users to each other.
+    Incremental by device: a device's runs depend on its own observations only, so a batch
+    recomputes the devices it (re)staged Amplitude rows of. -#}
+-- depends_on: {{ ref('base_amplitude__events') }}
+{{ config(**lpa_incremental_config(
+    "lpa_in_restaged('device_id', 'device_id')")) }}
 with
 
 events as (
@@ -31,7 +36,9 @@ observations as (
         event_at,
         amplitude_event_id
     from events
-    where device_id is not null and user_id is not null
+    where
+        device_id is not null and user_id is not null
+        and {{ lpa_in_restaged('device_id', 'device_id') }}
     union all
     select
         device_id,
@@ -39,7 +46,9 @@ observations as (
         event_at,
         amplitude_event_id
     from identifies
-    where device_id is not null and user_id is not null
+    where
+        device_id is not null and user_id is not null
+        and {{ lpa_in_restaged('device_id', 'device_id') }}
 
 ),
 
