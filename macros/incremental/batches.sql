@@ -117,32 +117,15 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Identity models keyed by device or Amplitude id recompute, in a batch, the devices and
-    ids of the Amplitude rows it (re)staged: base_amplitude__events gives every row it parses
-    or re-ranks this build's start as staged_at, so a row entering or leaving
-    stg_amplitude__events or stg_amplitude__identifies has one. -#}
-{% macro lpa_restaged_amplitude(expression) -%}
-    select {{ expression }} from {{ ref('base_amplitude__events') }}
-    where staged_at > {{ lpa_last_build_at() }} and {{ expression }} is not null
-{%- endmacro %}
-
-{% macro lpa_in_restaged(column, expression) -%}
+{#- Devices whose Amplitude rows a batch staged or re-ranked (int_identity__device_owners):
+    base_amplitude__events gives every row it parses or re-ranks this build's start as
+    staged_at, so a row entering or leaving stg_amplitude__events or
+    stg_amplitude__identifies has one. -#}
+{% macro lpa_in_restaged_devices(column) -%}
     {%- if lpa_is_batch_model() -%}
-        {{ return(column ~ ' in (' ~ lpa_restaged_amplitude(expression) ~ ')') }}
-    {%- endif -%}
-    {{ return('true') }}
-{%- endmacro %}
-
-{#- int_identity__edges' pre-hook: its `same_event` edges of restaged devices and Amplitude
-    ids (one `in` over a union, see lpa_in_changed_amplitude_ids). -#}
-{% macro lpa_in_restaged_identifiers(type_column, identifier_column) -%}
-    {%- if lpa_is_batch_model() -%}
-        evidence = 'same_event'
-        and {{ dbt.concat([type_column, "':'", identifier_column]) }} in (
-            {{ lpa_restaged_amplitude(dbt.concat(["'device_id:'", 'device_id'])) }}
-            union all
-            {{ lpa_restaged_amplitude(dbt.concat(
-                ["'amplitude_id:'", dbt.cast('amplitude_id', dbt.type_string())])) }}
+        {{ column }} in (
+            select device_id from {{ ref('base_amplitude__events') }}
+            where staged_at > {{ lpa_last_build_at() }} and device_id is not null
         )
     {%- else -%}
         true

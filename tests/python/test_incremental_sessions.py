@@ -15,12 +15,10 @@ A session of a person with changes that ended long before the window is left as 
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 from dbt_harness import query_duckdb, run_dbt
-from tiny_raw import DIFY_COLUMNS, _write_csv, amplitude_event
+from tiny_raw import amplitude_event, deliver_amplitude
 
 BUILD = ["build", "--exclude", "resource_type:test", "resource_type:unit_test"]
 CHAIN_USER, CHAIN_DEVICE = "chain_user", "chain-device"
@@ -56,20 +54,7 @@ DELIVERIES = {
 
 
 def deliver(raw: Path, k: int) -> None:
-    upload = max(e["server_upload_time"] for e in DELIVERIES[k])
-    day = upload[:10]
-    path = raw / f"amplitude/{day}/434735_{day}_0#{k}.json.gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
-        handle.write("\n".join(json.dumps({**e, "server_upload_time": upload}) for e in DELIVERIES[k]) + "\n")  # fmt: skip
-    merge = raw / "amplitude/merge_ids/434735_2026-07-01_0.json.gz"
-    if not merge.exists():
-        merge.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(merge, "wt", encoding="utf-8") as handle:
-            handle.write(json.dumps({"scope": 1, "merge_time": 1782900000000, "merge_server_time": 1782900000000, "amplitude_id": 999001, "merged_amplitude_id": 999002}) + "\n")  # fmt: skip
-        (raw / "dify").mkdir(parents=True, exist_ok=True)
-        for table, columns in DIFY_COLUMNS.items():
-            _write_csv(raw / "dify" / f"{table}.csv", columns, [])
+    deliver_amplitude(raw, k, DELIVERIES[k])
 
 
 def events_by_uuid(path: Path) -> dict[str, dict]:

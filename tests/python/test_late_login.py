@@ -12,12 +12,10 @@ a full refresh.
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 from dbt_harness import query_duckdb, run_dbt
-from tiny_raw import DIFY_COLUMNS, _write_csv, amplitude_event
+from tiny_raw import amplitude_event, deliver_amplitude
 
 DEVICE, OWNER = "late-device", "late_owner"
 BUILD = ["build", "--exclude", "resource_type:test", "resource_type:unit_test"]
@@ -48,19 +46,7 @@ DELIVERIES = {
 
 
 def deliver(raw: Path, k: int) -> None:
-    day = DELIVERIES[k][0]["server_upload_time"][:10]
-    path = raw / f"amplitude/{day}/434735_{day}_0#{k}.json.gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
-        handle.write("\n".join(json.dumps(e) for e in DELIVERIES[k]) + "\n")
-    merge = raw / "amplitude/merge_ids/434735_2026-07-01_0.json.gz"
-    if not merge.exists():
-        merge.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(merge, "wt", encoding="utf-8") as handle:
-            handle.write(json.dumps({"scope": 1, "merge_time": 1782900000000, "merge_server_time": 1782900000000, "amplitude_id": 999001, "merged_amplitude_id": 999002}) + "\n")  # fmt: skip
-        (raw / "dify").mkdir(parents=True, exist_ok=True)
-        for table, columns in DIFY_COLUMNS.items():
-            _write_csv(raw / "dify" / f"{table}.csv", columns, [])
+    deliver_amplitude(raw, k, DELIVERIES[k])
 
 
 def events_by_uuid(path: Path) -> dict[str, dict]:

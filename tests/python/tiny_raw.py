@@ -231,6 +231,30 @@ def write_tiny_raw(root: Path) -> Path:
     return root
 
 
+def deliver_amplitude(raw: Path, k: int, events: list[dict]) -> None:
+    """Delivery k of an Amplitude-only raw folder: one export file of `events`, all stamped
+    with their latest server_upload_time (the file's day); the first delivery also writes an
+    unrelated merge record and empty Dify snapshots, so every source has a file."""
+    upload = max(e["server_upload_time"] for e in events)
+    day = upload[:10]
+    path = raw / f"amplitude/{day}/434735_{day}_0#{k}.json.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(
+            "\n".join(json.dumps({**e, "server_upload_time": upload}) for e in events) + "\n"
+        )
+    merge = raw / "amplitude/merge_ids/434735_2026-07-01_0.json.gz"
+    if not merge.exists():
+        merge.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(merge, "wt", encoding="utf-8") as handle:
+            record = {"scope": 1, "merge_time": 1782900000000, "merge_server_time": 1782900000000,
+                      "amplitude_id": 999001, "merged_amplitude_id": 999002}  # fmt: skip
+            handle.write(json.dumps(record) + "\n")
+        (raw / "dify").mkdir(parents=True, exist_ok=True)
+        for table, columns in DIFY_COLUMNS.items():
+            _write_csv(raw / "dify" / f"{table}.csv", columns, [])
+
+
 if __name__ == "__main__":
     import sys
 

@@ -12,8 +12,7 @@
     Incremental by device: a device's runs depend on its own observations only, so a batch
     recomputes the devices it (re)staged Amplitude rows of. -#}
 -- depends_on: {{ ref('base_amplitude__events') }}
-{{ config(**lpa_incremental_config(
-    "lpa_in_restaged('device_id', 'device_id')")) }}
+{{ config(**lpa_incremental_config("lpa_in_restaged_devices('device_id')")) }}
 with
 
 events as (
@@ -38,7 +37,7 @@ observations as (
     from events
     where
         device_id is not null and user_id is not null
-        and {{ lpa_in_restaged('device_id', 'device_id') }}
+        and {{ lpa_in_restaged_devices('device_id') }}
     union all
     select
         device_id,
@@ -48,7 +47,7 @@ observations as (
     from identifies
     where
         device_id is not null and user_id is not null
-        and {{ lpa_in_restaged('device_id', 'device_id') }}
+        and {{ lpa_in_restaged_devices('device_id') }}
 
 ),
 

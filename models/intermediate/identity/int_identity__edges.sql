@@ -1,15 +1,6 @@
 {#- Every pair of identifiers seen together, with the evidence: `same_event` (one Amplitude
     event carries both), `amplitude_merge` (the merged-ids export), `dify_end_user` (a Dify end
-    user's session_id or external_user_id equals the Amplitude user_id, var dify_person_key).
-    Incremental: a `same_event` edge depends on the events of its device or Amplitude id
-    only, so a batch recomputes those of the devices and ids it (re)staged Amplitude rows of;
-    the merge and Dify edges (small tables) are recomputed whole. -#}
--- depends_on: {{ ref('base_amplitude__events') }}
-{%- set batch = lpa_incremental_config(
-    "lpa_in_restaged_identifiers('identifier_a_type', 'identifier_a')") -%}
-{%- do batch['pre_hook'].append(
-    "{{ lpa_delete_batch_rows(\"evidence != 'same_event'\") }}") %}
-{{ config(**batch) }}
+    user's session_id or external_user_id equals the Amplitude user_id, var dify_person_key). -#}
 {%- set person_key = 'end_user_session_id' if var('dify_person_key') == 'session_id'
     else 'external_user_id' -%}
 
@@ -47,9 +38,7 @@ device_user as (
 
     from events
 
-    where
-        device_id is not null and user_id is not null
-        and {{ lpa_in_restaged('device_id', 'device_id') }}
+    where device_id is not null and user_id is not null
 
     group by 1, 2, 3, 4, 5
 
@@ -69,9 +58,7 @@ amplitude_id_user as (
 
     from events
 
-    where
-        amplitude_id is not null and user_id is not null
-        and {{ lpa_in_restaged('amplitude_id', 'amplitude_id') }}
+    where amplitude_id is not null and user_id is not null
 
     group by 1, 2, 3, 4, 5
 
