@@ -35,9 +35,7 @@ observations as (
         event_at,
         amplitude_event_id
     from events
-    where
-        device_id is not null and user_id is not null
-        and {{ lpa_in_restaged_devices('device_id') }}
+    where device_id is not null and user_id is not null
     union all
     select
         device_id,
@@ -45,9 +43,7 @@ observations as (
         event_at,
         amplitude_event_id
     from identifies
-    where
-        device_id is not null and user_id is not null
-        and {{ lpa_in_restaged_devices('device_id') }}
+    where device_id is not null and user_id is not null
 
 ),
 
@@ -66,6 +62,8 @@ switches as (
         end as is_new_run
 
     from observations
+
+    where {{ lpa_in_restaged_devices('device_id') }}
 
 ),
 
