@@ -1,15 +1,16 @@
 {#- Incremental Dify base models. A Dify CSV is a whole-table snapshot, re-exported on every
     delivery, so a batch cannot take "new files" as it does for Amplitude: it takes, from the
     snapshot, every copy of each id that
-    - changed recently: its cursor (lpa_dify_snapshot_keys, coalesced; updated_at where the
-      table has one) is within var lookback_days of the newest cursor already staged,
+    - changed: no staged copy of the id has the row's cursor (lpa_dify_snapshot_keys:
+      updated_at where the table has one, which Dify moves on every update),
     - or is not staged yet (a late row, whatever its timestamps),
     - or was quarantined for a broken reference (its parent may have arrived since);
     rows without an id are always taken (they are rare and rejected anyway). Typing, hashing
     and validation then run on those rows only; the staged copies of the same ids (or the
-    same row key) are replaced. A row updated upstream without moving its cursor, or deleted
-    from the snapshot, needs --full-refresh (Dify moves updated_at on every update, and the
-    reference warns that old runs vanish by retention: they are kept). -#}
+    same row key) are replaced. An unchanged row is never restaged (restaging every row
+    updated within lookback_days rewrote three times the new rows each day). A row updated
+    upstream without moving its cursor, or deleted from the snapshot, needs --full-refresh
+    (the reference warns that old runs vanish by retention: they are kept). -#}
 {#- Per incremental table: its id column (as staged) and cursor columns (raw = staged names). -#}
 {% macro lpa_dify_snapshot_keys(table) -%}
     {{ return({
@@ -39,24 +40,19 @@
 {% macro lpa_dify_snapshot_in_batch(table) -%}
     {%- if is_incremental() -%}
         {%- set id_column, cursor_columns = lpa_dify_snapshot_keys(table) -%}
-        {%- set raw_cursor = [] -%}
-        {%- for column in cursor_columns -%}
-            {%- do raw_cursor.append(lpa_to_timestamp('changed.' ~ column)) -%}
-        {%- endfor -%}
-        {%- set staged_cursor = 'max(coalesce(' ~ cursor_columns | join(', ') ~ '))' -%}
         (
             source.id is null
             or lower(source.id) in (
-                -- One pass over the snapshot: changed recently, or not staged yet.
+                -- One pass over the snapshot: rows no staged copy of their id matches.
                 select lower(changed.id) from {{ source('dify', table) }} as changed
                 left join {{ this }} as staged
-                    on lower(changed.id) = staged.{{ id_column }}
-                where
-                    staged.{{ id_column }} is null
-                    or coalesce({{ raw_cursor | join(', ') }}) >= (
-                        select {{ dbt.dateadd('day', -var('lookback_days'), staged_cursor) }}
-                        from {{ this }}
-                    )
+                    on
+                        lower(changed.id) = staged.{{ id_column }}
+                        {%- for column in cursor_columns %}
+                        and staged.{{ column }} is not distinct from
+                        {{ lpa_to_timestamp('changed.' ~ column) }}
+                        {%- endfor %}
+                where staged.{{ id_column }} is null
                 union
                 select {{ id_column }} from {{ this }}
                 where rejection_reason = 'broken_reference'

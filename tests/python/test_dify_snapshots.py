@@ -6,9 +6,9 @@ Delivery 1 is the tiny sample. Delivery 2 re-exports every Dify table with:
   and older than the window): the message must leave the quarantine;
 - a late message created weeks before the newest staged row: it must be staged;
 - the running debugger run finished (its cursor, finished_at, moves): one row, succeeded;
-- every other row unchanged: not restaged (it keeps delivery 1's file time as loaded_at).
-lookback_days is 0 so that "unchanged and old" is well defined on a one-day sample. The
-Dify staging tables, fct_llm_messages and fct_workflow_runs must equal a full refresh.
+- every other row unchanged: not restaged (it keeps delivery 1's file time as loaded_at),
+  although all of them are within the default lookback_days of the newest staged row.
+The Dify staging tables, fct_llm_messages and fct_workflow_runs must equal a full refresh.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tiny_raw import (
 )
 
 BUILD = ["build", "--exclude", "resource_type:test", "resource_type:unit_test"]
-VARS = {"lookback_days": 0}
+VARS: dict[str, object] = {}
 LATE_MESSAGE = "5a1e0000-0000-4000-8000-000000000001"
 ARRIVED_CONVERSATION = "99999999-9999-4999-8999-999999999999"
 MTIME_1, MTIME_2 = 1784538000, 1784624400  # 2026-07-20 09:00 and 2026-07-21 09:00 UTC
