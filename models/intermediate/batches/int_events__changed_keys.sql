@@ -1,11 +1,13 @@
 {#- What an incremental build's changed events touch, before and after: one row per event
     whose fct_events row moved (its fingerprint differs, or it is new or gone) and version
-    (prior = as fct_events held it, current = as rebuilt), the message of every other
-    rewritten event, and the devices of identify calls in the batch window. Incremental
+    (prior = as fct_events held it, current = as rebuilt), the Dify messages the batch
+    (re)staged or whose feedback it (re)staged, and the devices of identify calls in the
+    batch window. Incremental
     models delete and recompute their rows for these persons, sessions, messages and
     identifiers (empty on a full build). -#}
 -- depends_on: {{ ref('int_events__changed') }}, {{ ref('fct_events') }}
 -- depends_on: {{ ref('stg_amplitude__identifies') }}, {{ ref('int_events__batch_window') }}
+-- depends_on: {{ ref('base_dify__messages') }}, {{ ref('base_dify__message_feedbacks') }}
 {{ config(tags=['lpa_batch_scope']) }}
 
 with
@@ -93,13 +95,24 @@ with
 
     ),
 
-    unchanged_messages as (
+    restaged_messages as (
 
         -- fct_llm_messages also reads the Dify message and feedback rows, which can change
-        -- without changing an event: every rewritten event's message is recomputed.
+        -- without moving an event. A Dify base model restages exactly the rows that are new,
+        -- changed or re-checked (macros/incremental/dify.sql), so those are the messages.
+        select message_id from {{ ref('base_dify__messages') }}
+        where staged_at > {{ lpa_last_build_at() }} and message_id is not null
+        union
+        select message_id from {{ ref('base_dify__message_feedbacks') }}
+        where staged_at > {{ lpa_last_build_at() }} and message_id is not null
+
+    ),
+
+    restaged_message_rows as (
+
         select
             'message' as event_version,
-            event_id,
+            cast(null as {{ dbt.type_string() }}) as event_id,
             cast(null as {{ dbt.type_string() }}) as person_id,
             cast(null as {{ dbt.type_string() }}) as session_key,
             message_id,
@@ -107,8 +120,7 @@ with
             cast(null as {{ dbt.type_string() }}) as device_id,
             cast(null as bigint) as amplitude_id,
             cast(null as date) as event_date
-        from current_rows
-        where message_id is not null and not is_moved
+        from restaged_messages
 
     ),
 
@@ -143,7 +155,7 @@ with
         union all
         select * from current_versions
         union all
-        select * from unchanged_messages
+        select * from restaged_message_rows
         union all
         select * from identified_devices
 
@@ -152,7 +164,7 @@ with
     final as (
 
         select
-            {{ dbt.hash(dbt.concat(['event_version', "'|'", 'coalesce(event_id, device_id)'])) }}
+            {{ dbt.hash(dbt.concat(['event_version', "'|'", 'coalesce(event_id, device_id, message_id)'])) }}
                 as changed_key_id,
             *
         from unioned
