@@ -8,9 +8,9 @@
     rows without an id are always taken (they are rare and rejected anyway). Typing, hashing
     and validation then run on those rows only; the staged copies of the same ids (or the
     same row key) are replaced. An unchanged row is never restaged (restaging every row
-    updated within lookback_days rewrote three times the new rows each day). A row updated
-    upstream without moving its cursor, or deleted from the snapshot, needs --full-refresh
-    (the reference warns that old runs vanish by retention: they are kept). -#}
+    updated within lookback_days rewrote about four times as many rows as were new). A row
+    updated upstream without moving its cursor, or deleted from the snapshot, needs
+    --full-refresh (the reference warns that old runs vanish by retention: they are kept). -#}
 {#- Per incremental table: its id column (as staged) and cursor columns (raw = staged names). -#}
 {% macro lpa_dify_snapshot_keys(table) -%}
     {{ return({

@@ -2,9 +2,8 @@
     whose fct_events row moved (its fingerprint differs, or it is new or gone) and version
     (prior = as fct_events held it, current = as rebuilt), the Dify messages the batch
     (re)staged or whose feedback it (re)staged, and the devices of identify calls in the
-    batch window. Incremental
-    models delete and recompute their rows for these persons, sessions, messages and
-    identifiers (empty on a full build). -#}
+    batch window. Incremental models delete and recompute their rows for these persons,
+    sessions, messages and identifiers (empty on a full build). -#}
 -- depends_on: {{ ref('int_events__changed') }}, {{ ref('fct_events') }}
 -- depends_on: {{ ref('stg_amplitude__identifies') }}, {{ ref('int_events__batch_window') }}
 -- depends_on: {{ ref('base_dify__messages') }}, {{ ref('base_dify__message_feedbacks') }}
@@ -164,8 +163,9 @@ with
     final as (
 
         select
-            {{ dbt.hash(dbt.concat(['event_version', "'|'", 'coalesce(event_id, device_id, message_id)'])) }}
-                as changed_key_id,
+            {{ dbt.hash(dbt.concat([
+                'event_version', "'|'", 'coalesce(event_id, device_id, message_id)'
+            ])) }} as changed_key_id,
             *
         from unioned
 
