@@ -99,11 +99,12 @@ with
         -- fct_llm_messages also reads the Dify message and feedback rows, which can change
         -- without moving an event. A Dify base model restages exactly the rows that are new,
         -- changed or re-checked (macros/incremental/dify.sql), so those are the messages.
+        {%- set last_build_at = lpa_last_build_at() %}
         select message_id from {{ ref('base_dify__messages') }}
-        where staged_at > {{ lpa_last_build_at() }} and message_id is not null
+        where staged_at > {{ last_build_at }} and message_id is not null
         union
         select message_id from {{ ref('base_dify__message_feedbacks') }}
-        where staged_at > {{ lpa_last_build_at() }} and message_id is not null
+        where staged_at > {{ last_build_at }} and message_id is not null
 
     ),
 
