@@ -287,3 +287,4 @@ final as (
 )
 
 select * from final
+{{ lpa_storage_order('event_at') }}

@@ -208,3 +208,4 @@ unioned as (
 )
 
 select * from unioned
+{{ lpa_storage_order('event_at') }}

@@ -156,3 +156,4 @@ final as (
 )
 
 select * from final
+{{ lpa_storage_order('event_at') }}
