@@ -507,6 +507,7 @@ class Run:
     chain: Chain
     reference: Snapshot  # full refresh over deliveries 1..4
     reference_2: Snapshot  # full refresh of +fct_events over deliveries 1..2
+    reference_work: Path  # the full refresh's work folder (DuckDB: its warehouse.duckdb)
 
 
 def run_chain_and_references(
@@ -532,7 +533,7 @@ def run_chain_and_references(
         refs = pool.submit(references)
         chain_done.result()
         reference, reference_2 = refs.result()
-    return Run(chain, reference, reference_2)
+    return Run(chain, reference, reference_2, ref_work)
 
 
 def check_chain_equals_full_refresh(run: Run, what: str) -> None:
@@ -605,6 +606,29 @@ def test_duckdb_build_without_new_files_changes_nothing(
     duckdb_run: Run, plan: DeliveryPlan, sample_raw: Path
 ) -> None:
     check_nothing_new_changes_nothing(duckdb_run, plan, sample_raw, "DuckDB")
+
+
+# The tables a batch deletes a time window of (lpa_storage_order).
+STORAGE_ORDERED = (
+    "intermediate.int_events__unioned",
+    "intermediate.int_events__dify_derived",
+    "marts.fct_events",
+)
+
+
+def test_duckdb_event_tables_are_stored_in_event_time_order(duckdb_run: Run) -> None:
+    """A full build writes the event tables in event_at order (lpa_storage_order): DuckDB
+    rewrites, at the checkpoint after a delete, every row group the delete thinned out, so a
+    batch's window must be whole row groups. Row ids follow insertion order."""
+    path = duckdb_run.reference_work / "warehouse.duckdb"
+    for table in STORAGE_ORDERED:
+        [row] = query_duckdb(
+            path,
+            "select count(*) as n_rows, count(*) filter (where event_at < previous_at)"
+            " as descents from (select event_at, lag(event_at) over (order by rowid)"
+            f" as previous_at from {table}) as stored",
+        )
+        assert row["n_rows"] > 1000 and row["descents"] == 0, (table, row)
 
 
 # ---------------------------------------------------------------- PostgreSQL
