@@ -123,13 +123,19 @@
     stg_amplitude__identifies has one. -#}
 {% macro lpa_in_restaged_devices(column) -%}
     {%- if lpa_is_batch_model() -%}
-        {{ column }} in (
-            select device_id from {{ ref('base_amplitude__events') }}
-            where staged_at > {{ lpa_last_build_at() }} and device_id is not null
-        )
+        {{ column }} in ({{ lpa_restaged_values('base_amplitude__events', 'device_id') }})
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- The non-null `column` values of the rows a batch (re)staged in the base model `model`
+    (every row a base model writes carries this build's start as staged_at). The caller
+    depends_on the model; `last_build_at` saves a second query of the build log when a
+    model asks twice. -#}
+{% macro lpa_restaged_values(model, column, last_build_at=none) -%}
+    select {{ column }} from {{ ref(model) }}
+    where staged_at > {{ last_build_at or lpa_last_build_at() }} and {{ column }} is not null
 {%- endmacro %}
 
 {#- Amplitude ids a batch recomputes in dim_identity_map: those its changed events carry or

@@ -100,11 +100,9 @@ with
         -- without moving an event. A Dify base model restages exactly the rows that are new,
         -- changed or re-checked (macros/incremental/dify.sql), so those are the messages.
         {%- set last_build_at = lpa_last_build_at() %}
-        select message_id from {{ ref('base_dify__messages') }}
-        where staged_at > {{ last_build_at }} and message_id is not null
+        {{ lpa_restaged_values('base_dify__messages', 'message_id', last_build_at) }}
         union
-        select message_id from {{ ref('base_dify__message_feedbacks') }}
-        where staged_at > {{ last_build_at }} and message_id is not null
+        {{ lpa_restaged_values('base_dify__message_feedbacks', 'message_id', last_build_at) }}
 
     ),
 
