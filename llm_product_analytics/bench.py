@@ -17,6 +17,9 @@ Steps (all in one temporary work folder, removed at the end unless --keep):
 3. full build: `dbt build` of seeds and models (tests excluded), wall time of the command,
    per-model times from run_results.json; then `dbt test`, timed separately.
 4. second build: the new day is added and `dbt build` runs again without --full-refresh.
+   Before it, the batch floor: the same kind of pass over what any build after the new day
+   must read at least, the new day's Amplitude files and every Dify CSV whole (a Dify
+   delivery is a whole-table snapshot); reported against the full build, without a target.
    PostgreSQL first gets the VACUUM autovacuum would run in the day between two builds
    (timed as "maintenance", in neither build).
    While every model is a table this is a full rebuild; the report says how many models are
@@ -526,11 +529,17 @@ def batch_scope(warehouse: Path | dict) -> dict:
     }
 
 
-def duckdb_floor(raw: Path, path: Path) -> dict:
-    """Read every raw file with the sources' reader options and write it to a table."""
+def duckdb_floor(raw: Path, path: Path, amplitude_files: list[Path] | None = None) -> dict:
+    """Read raw files with the sources' reader options and write each to a table: every
+    Amplitude file (or only `amplitude_files`) into one table, each Dify CSV into one."""
     con = duckdb_connect(path)
+    files = (
+        f"'{raw}/amplitude/**/*.json.gz'"
+        if amplitude_files is None
+        else "[" + ", ".join(f"'{f}'" for f in amplitude_files) + "]"
+    )
     lines = (
-        f"read_csv('{raw}/amplitude/**/*.json.gz', columns = {{'_line': 'VARCHAR'}}, "
+        f"read_csv({files}, columns = {{'_line': 'VARCHAR'}}, "
         "header = false, delim = chr(1), quote = '', escape = '', auto_detect = false, "
         "filename = true, strict_mode = false, max_line_size = 8388608)"
     )
@@ -595,6 +604,70 @@ def postgres_floor(params: dict) -> dict:
         "amplitude_lines": int(amplitude_lines),
         "method": "PostgreSQL: create table as select * over every landed raw table "
         "(raw_amplitude.*, raw_dify.*); landing by `lpa load` is reported separately",
+    }
+
+
+def new_day_amplitude_files(raw: Path, new_day: Path) -> list[Path]:
+    """The new day's Amplitude event files, as they lie in the raw folder after add_new_day."""
+    return sorted(
+        raw / path.relative_to(new_day)
+        for path in (new_day / "amplitude").rglob("*.json.gz")
+        if "merge_ids" not in path.parts
+    )
+
+
+def duckdb_batch_floor(raw: Path, new_day: Path, path: Path) -> dict:
+    """What any build after one new day must read at least: the new day's Amplitude files
+    and every Dify CSV whole (each delivery is a whole-table snapshot), written to tables."""
+    floor = duckdb_floor(raw, path, new_day_amplitude_files(raw, new_day))
+    path.unlink()
+    floor["method"] = (
+        "DuckDB: read_csv of the new day's Amplitude .json.gz (lines) into one table and of "
+        "each Dify CSV (whole-table snapshots) into a table, as the floor"
+    )
+    return floor
+
+
+def postgres_batch_floor(params: dict, raw: Path, new_day: Path) -> dict:
+    """The PostgreSQL counterpart: copy the new day's landed Amplitude lines and every landed
+    Dify table into tables (their landing, `lpa load` of the new day, is reported apart)."""
+    import psycopg2
+
+    names = [str(f.relative_to(raw)) for f in new_day_amplitude_files(raw, new_day)]
+    conn = psycopg2.connect(**params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'raw_dify' order by 1"
+            )
+            tables = [row[0] for row in cur.fetchall()]
+            cur.execute("create schema bench_batch_floor")
+            conn.commit()
+            start = time.perf_counter()
+            cur.execute(
+                "create table bench_batch_floor.amplitude as select * "
+                "from raw_amplitude.events where _file_name = any(%s)",
+                (names,),
+            )
+            for table in tables:
+                cur.execute(
+                    f'create table bench_batch_floor."{table}" as select * from raw_dify."{table}"'
+                )
+            conn.commit()
+            seconds = time.perf_counter() - start
+            cur.execute("select count(*) from bench_batch_floor.amplitude")
+            amplitude_lines = cur.fetchone()[0]
+            cur.execute("drop schema bench_batch_floor cascade")
+            conn.commit()
+    finally:
+        conn.close()
+    return {
+        "seconds": round(seconds, 3),
+        "amplitude_lines": int(amplitude_lines),
+        "method": "PostgreSQL: create table as select of the new day's landed Amplitude lines "
+        "and of every landed Dify table (whole-table snapshots); their landing by `lpa load` "
+        "is reported separately",
     }
 
 
@@ -886,6 +959,10 @@ def run_bench(
         if target == "postgres":
             landing2 = _check("load_new_day", _lpa_load(work, new_day, pg_main, "load_new_day"))
             result["landing"]["new_day_seconds"] = round(landing2.wall_s, 3)
+            result["batch_floor"] = postgres_batch_floor(pg_main, raw, new_day)
+        else:
+            result["batch_floor"] = duckdb_batch_floor(raw, new_day, work / "batch_floor.duckdb")
+        log(f"[bench] batch floor {result['batch_floor']['seconds']:.1f} s")
         second, second_results = dbt.run("second_build", BUILD_ARGS)
         incremental_models = dbt.incremental_models()
         result["second_build"] = {
@@ -955,6 +1032,7 @@ def ratios(r: dict) -> dict:
     f = r["funnel"]
     full_vs_floor = full / floor if floor else None
     second_vs_full = r["second_build"]["wall_s"] / full if full else None
+    batch_floor = r["batch_floor"]["seconds"]
     speedup = f["speedup"]
     peak = r["peak_memory_gib"]
     memory_applies = r["events_requested"] >= PEAK_MEMORY_TARGET_EVENTS
@@ -973,6 +1051,17 @@ def ratios(r: dict) -> dict:
                 second_vs_full is not None and second_vs_full <= TARGETS["second_vs_full_max"]
             ),
             "note": r["second_build"]["note"],
+        },
+        # Reported, no target: how far the second build is from what it must read at least.
+        "batch_floor_vs_full": {
+            "value": round(batch_floor / full, 3) if full else None,
+            "target": "",
+            "status": "",
+        },
+        "second_vs_batch_floor": {
+            "value": round(r["second_build"]["wall_s"] / batch_floor, 2) if batch_floor else None,
+            "target": "",
+            "status": "",
         },
         "funnel_speedup": {
             "value": speedup,
@@ -1046,6 +1135,14 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
         (
             "tests (dbt test)",
             f"{tb['wall_s']:.1f} s, {tb['count']} tests {tb['statuses']}",
+            "",
+            "",
+        ),
+        (
+            "batch floor (the new day's Amplitude files and every Dify snapshot, read and "
+            "written; reported, no target)",
+            f"{r['batch_floor']['seconds']:.2f} s = {q['batch_floor_vs_full']['value']:.1%} of "
+            f"the full build; the second build took {q['second_vs_batch_floor']['value']}x it",
             "",
             "",
         ),
@@ -1142,6 +1239,7 @@ def render_markdown(r: dict) -> str:
         "",
         f"Second build: {r['second_build']['note']}.",
         f"Floor: {r['floor']['method']}.",
+        f"Batch floor: {r['batch_floor']['method']}.",
         "Peak memory: the kernel's peak RSS (wait4 ru_maxrss) of each dbt process; DuckDB runs "
         "inside it.",
         "",

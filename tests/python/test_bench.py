@@ -49,6 +49,7 @@ def test_writes_json_and_markdown(bench_run):
         "floor",
         "full build",
         "second build",
+        "batch floor",
         "funnel on heavy users",
         "funnel, 1-day window",
         "peak memory",
@@ -118,8 +119,18 @@ def test_every_measurement_is_present_and_sane(bench_run):
     assert q["second_vs_full"]["value"] == pytest.approx(
         second["wall_s"] / full["wall_s"], abs=0.001
     )
-    for ratio in q.values():
-        assert ratio["status"] in {"PASS", "FAIL"}
+    # The batch floor read exactly the new day's Amplitude lines: fewer than the full floor.
+    bf = r["batch_floor"]
+    assert bf["seconds"] > 0
+    assert 0 < bf["amplitude_lines"] < r["floor"]["amplitude_lines"]
+    assert q["batch_floor_vs_full"]["value"] == pytest.approx(
+        bf["seconds"] / full["wall_s"], abs=0.001
+    )
+    assert q["second_vs_batch_floor"]["value"] == pytest.approx(
+        second["wall_s"] / bf["seconds"], rel=0.01
+    )
+    for name, ratio in q.items():
+        assert ratio["status"] in ({"PASS", "FAIL"} if ratio["target"] else {""}), name
 
     m = r["machine"]
     assert m["cores"] >= 1 and m["ram_gib"] > 0 and m["versions"]["dbt-core"]
