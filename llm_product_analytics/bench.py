@@ -471,6 +471,10 @@ select
     (select min(event_date) from intermediate.int_events__changed_keys) as earliest_changed_date,
     (select count(*) from intermediate.int_events__changed) as events_rewritten,
     (
+        select count(*) from intermediate.int_events__unioned
+        where staged_at >= (select max(built_at) from intermediate.lpa_build_log)
+    ) as union_written,
+    (
         select count(distinct event_id) from intermediate.int_events__changed_keys
         where event_version in ('prior', 'current')
     ) as events_moved,
@@ -488,9 +492,11 @@ select
 
 
 def batch_scope(warehouse: Path | dict) -> dict:
-    """The second build's batch: its window (cutoff to the last date), the fct_events rows it
-    rewrote (the window's, plus those its late logins and sessions reach) and the persons
-    whose history the person-keyed models recomputed. These bound what incremental can save."""
+    """The second build's batch: its window (cutoff to the last date), the events
+    int_events__unioned wrote (new or different among those it recomputed), the fct_events
+    rows it rewrote (those, plus the late logins' and the inactivity sessions they reach) and
+    the persons whose history the person-keyed models recomputed. These bound what
+    incremental can save."""
     if isinstance(warehouse, dict):
         import psycopg2
 
@@ -517,6 +523,7 @@ def batch_scope(warehouse: Path | dict) -> dict:
         "days_total": (b["last_date"] - b["first_date"]).days + 1,
         "earliest_changed_date": str(b["earliest_changed_date"]),
         "events_rewritten": int(b["events_rewritten"]),
+        "union_written": int(b["union_written"]),
         "window_events": int(b["window_events"]),
         "events_total": int(b["events_total"]),
         "event_share": round(b["events_rewritten"] / b["events_total"], 3),
@@ -1149,12 +1156,14 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
         (
             "second build (+1 day)",
             f"{sb['wall_s']:.1f} s = {q['second_vs_full']['value']:.0%} of full; "
-            f"{sb['incremental_models']} incremental models; the batch rewrote "
-            f"{bs['event_share']:.0%} of fct_events (window {bs['window_days']} of "
-            f"{bs['days_total']} days, lookback_days {d['lookback_days']}; changed events back to "
-            f"{bs['earliest_changed_date']}); {bs['events_moved']:,} of its "
-            f"{bs['events_rewritten']:,} rows came out different, touching the history of "
-            f"{bs['person_share']:.0%} of persons",
+            f"{sb['incremental_models']} incremental models; the batch recomputed the "
+            f"{bs['window_events']:,} events of its window ({bs['window_days']} of "
+            f"{bs['days_total']} days, lookback_days {d['lookback_days']}), of which "
+            f"int_events__unioned wrote {bs['union_written']:,} (new or different), and "
+            f"rewrote {bs['events_rewritten']:,} rows of fct_events = {bs['event_share']:.0%} "
+            f"(with late logins and the sessions they reach, back to "
+            f"{bs['earliest_changed_date']}); {bs['events_moved']:,} came out different, "
+            f"touching the history of {bs['person_share']:.0%} of persons",
             q["second_vs_full"]["target"],
             q["second_vs_full"]["status"],
         ),

@@ -363,20 +363,48 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- int_events__unioned's pre-hook: the rows a batch rewrites or drops (an event can vanish:
-    folded into a late server event); rewritten ones are deleted again by key on insert. -#}
-{% macro lpa_delete_batch_events() -%}
-    {%- if lpa_is_batch_model() -%}
-        delete from {{ this }}
-        where {{ lpa_on_or_after_cutoff() }}
-            or (
-                {{ lpa_on_or_after_cutoff(1) }}
-                and (
-                    message_id in ({{ lpa_batch_message_ids() }})
-                    or matched_message_id in ({{ lpa_batch_message_ids() }})
-                )
+{#- The events of int_events__unioned a batch recomputes (unqualified columns of that table):
+    those on or after the cutoff, and the day before's that belong to a Dify message the
+    batch carries (an echo folds into its server event across the cutoff). -#}
+{% macro lpa_unioned_batch_scope() -%}
+    (
+        {{ lpa_on_or_after_cutoff() }}
+        or (
+            {{ lpa_on_or_after_cutoff(1) }}
+            and (
+                message_id in ({{ lpa_batch_message_ids() }})
+                or matched_message_id in ({{ lpa_batch_message_ids() }})
             )
+        )
+    )
+{%- endmacro %}
+
+{#- int_events__unioned's post-hook: a batch marks the events it no longer makes (an event can
+    vanish: folded into a late server event, or now a duplicate) with a row whose source is
+    null; the insert replaced their key, and this removes them. -#}
+{% macro lpa_delete_event_tombstones() -%}
+    {%- if lpa_is_batch_model() -%}
+        delete from {{ this }} where source is null
     {%- endif -%}
+{%- endmacro %}
+
+{#- A fingerprint of `columns` of the row `alias`, to tell a recomputed row from the stored
+    one (same engine, same build). DuckDB hashes the values (64 bits); PostgreSQL takes the
+    md5 of the row's text. -#}
+{% macro lpa_columns_hash(alias, columns) -%}
+    {{ return(adapter.dispatch('lpa_columns_hash')(alias, columns)) }}
+{%- endmacro %}
+
+{% macro default__lpa_columns_hash(alias, columns) -%}
+    md5(cast(row(
+        {%- for column in columns %}{{ alias }}.{{ column }}{{ ', ' if not loop.last }}{% endfor -%}
+    ) as text))
+{%- endmacro %}
+
+{% macro duckdb__lpa_columns_hash(alias, columns) -%}
+    hash(
+        {%- for column in columns %}{{ alias }}.{{ column }}{{ ', ' if not loop.last }}{% endfor -%}
+    )
 {%- endmacro %}
 
 {#- The persons whose funnel rows a batch rewrites: those its changed events touch, and those

@@ -1,8 +1,8 @@
 {#- The events an incremental build rewrites in fct_events, with their previous person and
     session (empty on a full build). A batch covers:
-    - every event on or after the cutoff (int_events__batch_window);
-    - the events of the day before of a Dify message touched in the window (a late client
-      echo folds into them);
+    - every event int_events__unioned wrote in this batch (new, or different from the row
+      it replaced: staged_at after the last finished build), and every event it no longer
+      makes (in fct_events, on or after the cutoff minus a day, gone from the union);
     - every anonymous event whose person changed: a late login or merge re-attributes it
       (only those identities are touched);
     - the out-of-session events of the persons above whose inactivity sessions can change:
@@ -14,6 +14,9 @@
 -- depends_on: {{ ref('int_identity__device_owners') }}
 -- depends_on: {{ ref('int_identity__amplitude_id_owners') }}
 {{ config(tags=['lpa_batch_scope']) }}
+{%- set last_build_at = lpa_last_build_at() -%}
+{#- Earliest event_at int_events__unioned's batch scope reaches (lpa_on_or_after_cutoff(1)). -#}
+{%- set scope_start = dbt.cast(lpa_add_days(lpa_batch_cutoff(), -2), dbt.type_timestamp()) -%}
 {#- Earliest time an inactivity session of a person without a late login can change. -#}
 {%- set loose_bound = dbt.dateadd(
     'second', -(2 * 86400 + var('session_inactivity_minutes') * 60),
@@ -31,13 +34,15 @@ with
 
     events as (
 
-        -- Only events whose person can have changed: the window (and the day before, for
-        -- echoes) and anonymous ones (a late login). An identified event outside the window
-        -- keeps its person, so it is not resolved again.
-        select * from {{ ref('int_events__unioned') }}
+        -- Only events whose person can have changed: those the batch wrote and anonymous
+        -- ones (a late login). Any other identified event keeps its person.
+        select
+            *,
+            staged_at > {{ last_build_at }} as is_restaged
+        from {{ ref('int_events__unioned') }}
         where
             user_id is null
-            or {{ lpa_on_or_after_cutoff(1) }}
+            or ({{ lpa_on_or_after_cutoff(1) }} and staged_at > {{ last_build_at }})
 
     ),
 
@@ -87,43 +92,48 @@ with
             message_id,
             {{ lpa_is_loose_event() }} as is_loose,
             user_id is null as is_anonymous,
-            event_at,
-            {{ lpa_reporting_date('event_at') }} as event_date
+            is_restaged,
+            event_at
         from resolved
 
     ),
 
-    window_events as (
+    restaged_events as (
 
+        -- Written by this batch, with its person now and before (an event now left out as
+        -- internal traffic has only the latter).
         select
             event_id,
-            person_id,
-            message_id
+            person_id
         from current_events
-        where event_date >= (select cutoff.cutoff_date from cutoff)
+        where is_restaged
         union all
         select
             event_id,
-            person_id,
-            message_id
+            person_id
         from prior_events
-        where event_date >= (select cutoff.cutoff_date from cutoff)
+        where event_id in (
+            select events.event_id from events
+            where events.is_restaged
+        )
 
     ),
 
-    message_events as (
+    gone_events as (
 
-        -- The day before the cutoff too: int_events__unioned folds echoes across it.
+        -- In fct_events but no longer in the union: only int_events__unioned's batch scope
+        -- can lose an event, and whatever it writes lies in that span too.
         select
-            current_events.event_id,
-            current_events.person_id
-        from current_events
+            prior_events.event_id,
+            prior_events.person_id
+        from prior_events
         where
-            current_events.event_date
-            >= {{ lpa_add_days('(select cutoff.cutoff_date from cutoff)', -1) }}
-            and current_events.message_id in (
-                select window_events.message_id from window_events
-                where window_events.message_id is not null
+            {{ lpa_on_or_after_cutoff(1) }}
+            and not exists (
+                select 1 from {{ ref('int_events__unioned') }} as unioned
+                where
+                    unioned.event_id = prior_events.event_id
+                    and unioned.event_at >= {{ scope_start }}
             )
 
     ),
@@ -149,12 +159,12 @@ with
         select
             event_id,
             person_id
-        from window_events
+        from restaged_events
         union all
         select
             event_id,
             person_id
-        from message_events
+        from gone_events
         union all
         select
             event_id,

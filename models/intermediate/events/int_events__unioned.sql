@@ -9,7 +9,7 @@
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='append_new_columns',
-    pre_hook="{{ lpa_delete_batch_events() }}"
+    post_hook="{{ lpa_delete_event_tombstones() }}"
 ) }}
 
 with
@@ -205,7 +205,100 @@ unioned as (
     union all
     select * from dify_enriched
 
-)
+),
 
-select * from unioned
+{% if lpa_is_batch_model() %}
+    {#- A batch writes only what it changes: of the events in its scope, the new ones, those
+        that come out different, and a tombstone (source null, deleted by the post-hook once
+        the insert replaced the key) for each one it no longer makes. staged_at marks the
+        written rows for int_events__changed. -#}
+    {%- set columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(this)
+        if column.name | lower != 'staged_at' -%}
+        {%- do columns.append(column) -%}
+    {%- endfor %}
+    {%- set names = columns | map(attribute='name') | map('lower') | list %}
+
+    prior_rows as (
+
+        -- The fingerprints of the events in the batch's scope as the last build left them.
+        select
+            prior_rows.event_id,
+            {{ lpa_columns_hash('prior_rows', names) }} as content_hash
+        from {{ this }} as prior_rows
+        where {{ lpa_unioned_batch_scope() }}
+
+    ),
+
+    candidate_keys as (
+
+        select
+            unioned.event_id,
+            {{ lpa_columns_hash('unioned', names) }} as content_hash
+        from unioned
+
+    ),
+
+    changed_keys as (
+
+        -- New, or not as stored (joined on narrow keys, not on whole rows).
+        select candidate_keys.event_id from candidate_keys
+        left join prior_rows
+            on
+                candidate_keys.event_id = prior_rows.event_id
+                and candidate_keys.content_hash = prior_rows.content_hash
+        where prior_rows.event_id is null
+
+    ),
+
+    changed as (
+
+        select
+            {%- for name in names %}
+            unioned.{{ name }},
+            {%- endfor %}
+            {{ lpa_build_started_at() }} as staged_at
+        from unioned
+        where unioned.event_id in (select changed_keys.event_id from changed_keys)
+
+    ),
+
+    tombstones as (
+
+        select
+            {%- for column in columns %}
+            {% if column.name | lower == 'event_id' %}prior_rows.event_id
+            {%- else %}cast(null as {{ column.data_type }}) as {{ column.name | lower }}{% endif %},
+            {%- endfor %}
+            {{ lpa_build_started_at() }} as staged_at
+        from prior_rows
+        where not exists (
+            select 1 from candidate_keys
+            where candidate_keys.event_id = prior_rows.event_id
+        )
+
+    ),
+
+    final as (
+
+        select * from changed
+        union all
+        select * from tombstones
+
+    )
+
+{% else %}
+
+    final as (
+
+        select
+            *,
+            {{ lpa_build_started_at() }} as staged_at
+        from unioned
+
+    )
+
+{% endif %}
+
+select * from final
 {{ lpa_storage_order('event_at') }}
