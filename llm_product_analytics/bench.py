@@ -581,7 +581,11 @@ def duckdb_floor(raw: Path, path: Path, amplitude_files: list[Path] | None = Non
     }
 
 
-def postgres_floor(params: dict) -> dict:
+def postgres_floor(
+    params: dict, amplitude_files: list[str] | None = None, schema: str = "bench_floor"
+) -> dict:
+    """`create table as select *` of every landed raw table (or, with `amplitude_files`, of
+    the Amplitude lines of those files and of every Dify table) into `schema`."""
     import psycopg2
 
     conn = psycopg2.connect(**params)
@@ -592,18 +596,25 @@ def postgres_floor(params: dict) -> dict:
                 "where table_schema in ('raw_amplitude', 'raw_dify') order by 1, 2"
             )
             tables = cur.fetchall()
-            cur.execute("create schema bench_floor")
+            if amplitude_files is not None:
+                tables = [t for t in tables if t[0] == "raw_dify" or t[1] == "events"]
+            cur.execute(f"create schema {schema}")
             conn.commit()
             start = time.perf_counter()
-            for schema, table in tables:
+            for source_schema, table in tables:
+                subset = source_schema == "raw_amplitude" and amplitude_files is not None
                 cur.execute(
-                    f'create table bench_floor."{schema}__{table}" as '
-                    f'select * from "{schema}"."{table}"'
+                    f'create table {schema}."{source_schema}__{table}" as '
+                    f'select * from "{source_schema}"."{table}"'
+                    + (" where _file_name = any(%s)" if subset else ""),
+                    (amplitude_files,) if subset else None,
                 )
             conn.commit()
             seconds = time.perf_counter() - start
-            cur.execute("select count(*) from raw_amplitude.events")
+            cur.execute(f"select count(*) from {schema}.raw_amplitude__events")
             amplitude_lines = cur.fetchone()[0]
+            cur.execute(f"drop schema {schema} cascade")
+            conn.commit()
     finally:
         conn.close()
     return {
@@ -638,44 +649,14 @@ def duckdb_batch_floor(raw: Path, new_day: Path, path: Path) -> dict:
 def postgres_batch_floor(params: dict, raw: Path, new_day: Path) -> dict:
     """The PostgreSQL counterpart: copy the new day's landed Amplitude lines and every landed
     Dify table into tables (their landing, `lpa load` of the new day, is reported apart)."""
-    import psycopg2
-
     names = [str(f.relative_to(raw)) for f in new_day_amplitude_files(raw, new_day)]
-    conn = psycopg2.connect(**params)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'raw_dify' order by 1"
-            )
-            tables = [row[0] for row in cur.fetchall()]
-            cur.execute("create schema bench_batch_floor")
-            conn.commit()
-            start = time.perf_counter()
-            cur.execute(
-                "create table bench_batch_floor.amplitude as select * "
-                "from raw_amplitude.events where _file_name = any(%s)",
-                (names,),
-            )
-            for table in tables:
-                cur.execute(
-                    f'create table bench_batch_floor."{table}" as select * from raw_dify."{table}"'
-                )
-            conn.commit()
-            seconds = time.perf_counter() - start
-            cur.execute("select count(*) from bench_batch_floor.amplitude")
-            amplitude_lines = cur.fetchone()[0]
-            cur.execute("drop schema bench_batch_floor cascade")
-            conn.commit()
-    finally:
-        conn.close()
-    return {
-        "seconds": round(seconds, 3),
-        "amplitude_lines": int(amplitude_lines),
-        "method": "PostgreSQL: create table as select of the new day's landed Amplitude lines "
-        "and of every landed Dify table (whole-table snapshots); their landing by `lpa load` "
-        "is reported separately",
-    }
+    floor = postgres_floor(params, names, "bench_batch_floor")
+    floor["method"] = (
+        "PostgreSQL: create table as select of the new day's landed Amplitude lines and of "
+        "every landed Dify table (whole-table snapshots); their landing by `lpa load` is "
+        "reported separately"
+    )
+    return floor
 
 
 # ---------------------------------------------------------------- funnel
