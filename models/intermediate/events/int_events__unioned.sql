@@ -14,6 +14,14 @@
 
 with
 
+{% if lpa_is_batch_model() -%}
+    batch_messages as (
+
+        {{ lpa_batch_message_ids() }}
+
+    ),
+{%- endif %}
+
 amplitude_events as (
 
     select * from {{ ref('stg_amplitude__events') }}
